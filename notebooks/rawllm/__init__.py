@@ -1,0 +1,7 @@
+# Generated from notebooks/*.ipynb by notebooks/export.py. Do not edit: change the notebook and re-export.
+"""RawLLM: a language model from raw torch ops, built in the notebooks.
+
+Each module comes from one notebook:
+
+    rawllm.core         notebooks/00_raw_ops.ipynb
+"""

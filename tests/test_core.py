@@ -1,0 +1,75 @@
+"""rawllm.core: device and dtype choice, sizing, seeding, the cache folder, and a fast import."""
+import importlib
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import rawllm.core as core
+
+
+def test_pick_device_on_this_machine():
+    device, dtype = core.pick_device()
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    assert device.type == expected
+    assert core.pick_device("cpu") == (torch.device("cpu"), torch.float32)
+
+
+def test_pick_device_errors_name_the_problem():
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        core.pick_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="'cuda' was asked for but is not available"):
+            core.pick_device("cuda")
+
+
+@pytest.mark.parametrize("capability, expected", [((7, 5), torch.float16), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)])
+def test_autocast_dtype_follows_compute_capability(monkeypatch, capability, expected):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert core.autocast_dtype(torch.device("cuda")) == expected
+    assert core.autocast_dtype(torch.device("cpu")) == torch.float32
+
+
+def test_pick_size_follows_the_smoke_flag(monkeypatch):
+    monkeypatch.setattr(core, "SMOKE", True)
+    assert core.pick_size(smoke=1, cpu=2, gpu=3) == 1
+    monkeypatch.setattr(core, "SMOKE", False)
+    assert core.pick_size(smoke=1, cpu=2, gpu=3) == (3 if torch.cuda.is_available() else 2)
+    monkeypatch.setattr(core, "on_gpu", lambda: True)
+    assert core.pick_size(smoke=1, cpu=2, gpu=3) == 3
+    assert core.pick_size(smoke=1, cpu=2) == 2
+
+
+def test_smoke_flag_and_cache_folder_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAWLLM_SMOKE", "1")
+    monkeypatch.setenv("RAWLLM_CACHE", str(tmp_path / "cache"))
+    fresh = importlib.reload(core)
+    try:
+        assert fresh.SMOKE is True
+        path = fresh.cache_path("tokenizer", "tok.json")
+        assert path == tmp_path / "cache" / "tokenizer" / "tok.json" and path.parent.is_dir()
+        assert (fresh.REPO_ROOT / "notebooks" / "export.py").is_file()
+        assert fresh.DATA_DIR == fresh.REPO_ROOT / "data"
+    finally:
+        monkeypatch.delenv("RAWLLM_SMOKE")
+        importlib.reload(core)
+
+
+def test_seed_everything_repeats_random_draws():
+    import random
+    import numpy as np
+    core.seed_everything(3)
+    first = (random.random(), np.random.rand(), torch.rand(2))
+    core.seed_everything(3)
+    second = (random.random(), np.random.rand(), torch.rand(2))
+    assert first[:2] == second[:2] and torch.equal(first[2], second[2])
+
+
+@pytest.mark.parametrize("module", ["rawllm.core", "rawllm.world", "rawllm.tokenizer"])
+def test_import_is_fast_and_does_not_load_torch(module):
+    code = (f"import sys, time; t = time.perf_counter(); import {module}; dt = time.perf_counter() - t; "
+            "print(dt, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="notebooks", check=True)
+    seconds, torch_loaded = out.stdout.split()
+    assert float(seconds) < 0.5 and torch_loaded == "False"

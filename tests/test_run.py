@@ -1,0 +1,61 @@
+"""The headless runner: order, selection, smoke flag, output folder, and failures that name the cell."""
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from conftest import NOTEBOOKS_DIR
+
+
+def make_notebook(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def series(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(NOTEBOOKS_DIR / "run.py", folder)
+    make_notebook(folder / "00_first.ipynb",
+                  "import os, pathlib\nprint('cwd', pathlib.Path.cwd().name)",
+                  "print('smoke', os.environ.get('RAWLLM_SMOKE'))")
+    make_notebook(folder / "01_second.ipynb", "x = 1", "assert x == 2, 'x should be two'", "print('unreached')")
+    return folder
+
+
+def run(folder, *args):
+    return subprocess.run([sys.executable, str(folder / "run.py"), *args], capture_output=True, text=True, timeout=300)
+
+
+def test_runs_in_notebooks_folder_with_smoke_flag_into_output_folder(series, tmp_path):
+    out = tmp_path / "out"
+    result = run(series, "--only", "00", "--smoke", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    executed = nbformat.read(out / "00_first.ipynb", as_version=4)
+    texts = [o["text"] for c in executed.cells for o in c.outputs]
+    assert texts == ["cwd notebooks\n", "smoke 1\n"]
+    assert not nbformat.read(series / "00_first.ipynb", as_version=4).cells[0].outputs, "source was modified"
+
+
+def test_writes_outputs_back_in_place_by_default(series):
+    assert run(series, "--only", "00").returncode == 0
+    executed = nbformat.read(series / "00_first.ipynb", as_version=4)
+    assert executed.cells[1].outputs[0]["text"] == "smoke None\n"
+
+
+def test_failure_exits_nonzero_naming_notebook_and_cell(series, tmp_path):
+    result = run(series, "--output", str(tmp_path / "out"))
+    assert result.returncode != 0
+    assert "FAILED 01_second.ipynb, cell 1" in result.stderr
+    assert "AssertionError" in result.stderr and "x should be two" in result.stderr
+    assert "ok 00_first.ipynb" in result.stdout
+
+
+def test_unknown_selection_is_an_error(series):
+    result = run(series, "--only", "42")
+    assert result.returncode != 0 and "no notebook matches 42" in result.stderr
