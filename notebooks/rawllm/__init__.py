@@ -4,4 +4,6 @@
 Each module comes from one notebook:
 
     rawllm.core         notebooks/00_raw_ops.ipynb
+    rawllm.tokenizer    notebooks/01_tokenizer.ipynb
+    rawllm.world        notebooks/00_raw_ops.ipynb
 """
