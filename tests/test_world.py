@@ -271,3 +271,23 @@ def test_jsonl_loads_with_datasets(tmp_path, val):
     row = dataset["validation"][0]
     assert row["text"] == val[0].text and row["facts"]["shape"] == val[0].facts["shape"]
     assert row["facts"]["characters"][0]["name"] == val[0].facts["characters"][0]["name"]
+
+
+# ---------------------------------------------------------------- reading the bundled corpus by split
+
+def test_splits_are_read_by_name_and_texts_come_in_file_order(train):
+    from rawllm.world import corpus_path, corpus_texts
+    assert corpus_path("train") == TRAIN_FILE and corpus_path("val") == VAL_FILE
+    texts = corpus_texts("train")
+    assert texts == [s.text for s in train]
+    assert texts[0] == json.loads(first_lines(TRAIN_FILE, 1)[0])["text"]
+
+
+def test_unknown_split_and_missing_file_are_clear_errors(monkeypatch, tmp_path):
+    import rawllm.core
+    from rawllm.world import corpus_path
+    with pytest.raises(ValueError, match="unknown split 'test'"):
+        corpus_path("test")
+    monkeypatch.setattr(rawllm.core, "DATA_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="data/stories_val.jsonl is missing; data/README.md"):
+        corpus_path("val")
