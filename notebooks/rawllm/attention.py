@@ -148,8 +148,9 @@ def merge_masks(allowed: torch.Tensor, mask):
 
 def attend(q, k, v, causal=True, mask=None, window=None, q_positions=None, k_positions=None, scale=None,
            implementation: str = "eager"):
-    """Attention on (batch, heads, seq, dim) tensors. Causality and the window follow the absolute positions of
-    queries and keys when given (from a cache); otherwise the queries are the last tokens of the keys."""
+    """Attention on (batch, heads, seq, dim) tensors; k and v may have fewer heads (grouped-query), repeated here
+    (or left to SDPA's enable_gqa when no mask is needed). Causality and the window follow the absolute positions
+    of queries and keys when given (from a cache); otherwise the queries are the last tokens of the keys."""
     q_len, k_len = q.shape[2], k.shape[2]
     if mask is not None:
         check_mask(mask, (q.shape[0], q.shape[1], q_len, k_len))
@@ -158,9 +159,15 @@ def attend(q, k, v, causal=True, mask=None, window=None, q_positions=None, k_pos
         q_positions = torch.arange(k_len - q_len, k_len, device=q.device) if q_positions is None else q_positions
         k_positions = torch.arange(k_len, device=q.device) if k_positions is None else k_positions
         mask, causal = merge_masks(causal_mask_from_positions(q_positions, k_positions, window), mask), False
+    n_rep = q.shape[1] // k.shape[1]
     if implementation == "sdpa":
-        k, v = k.expand(-1, q.shape[1], -1, -1), v.expand(-1, q.shape[1], -1, -1)
+        if mask is None and n_rep > 1:                # grouped heads, no mask: SDPA's own GQA, no copies
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale, enable_gqa=True)
+        k, v = (k.expand(-1, q.shape[1], -1, -1), v.expand(-1, q.shape[1], -1, -1)) if k.shape[1] == 1 else \
+            (repeat_kv(k, n_rep), repeat_kv(v, n_rep))
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=scale)
+    if k.shape[1] != 1:
+        k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)
     return scaled_dot_product_attention(q, k, v, causal=causal, mask=mask, scale=scale)
 
 
@@ -218,9 +225,8 @@ class MultiHeadAttention(nn.Module):
                 raise ValueError("an attention_mask over keys cannot be used with a rolling cache, which drops keys")
             q_positions = torch.arange(cache.pos, cache.pos + x.shape[1], device=x.device)
             k, v, k_positions = cache.update(k, v)
-        g = self.n_heads // self.n_kv_heads
-        out = attend(q, repeat_kv(k, g), repeat_kv(v, g), self.causal, attention_mask, self.sliding_window,
-                     q_positions, k_positions, implementation=self.attn_implementation)   # (B, n_heads, T, head_dim)
+        out = attend(q, k, v, self.causal, attention_mask, self.sliding_window, q_positions, k_positions,
+                     implementation=self.attn_implementation)                          # (B, n_heads, T, head_dim)
         return self.o_proj(out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1))
 
     def new_cache(self, batch_size: int, max_len: int, dtype=None, device=None):
