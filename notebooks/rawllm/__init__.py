@@ -6,6 +6,7 @@ Each module comes from one notebook:
     rawllm.attention    notebooks/02_attention.ipynb
     rawllm.core         notebooks/00_raw_ops.ipynb
     rawllm.model        notebooks/04_transformer.ipynb
+    rawllm.moe          notebooks/05_mixture_of_experts.ipynb
     rawllm.rope         notebooks/03_positions.ipynb
     rawllm.tokenizer    notebooks/01_tokenizer.ipynb
     rawllm.world        notebooks/00_raw_ops.ipynb

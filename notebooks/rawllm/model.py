@@ -211,7 +211,9 @@ class Transformer(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path, dtype: torch.dtype | None = None) -> "Transformer":
-        """Load a Hugging Face folder (config.json and safetensors) of a Llama, Mistral, Qwen2 or Qwen3 model."""
+        """Load a Hugging Face folder (config.json and safetensors) of a Llama, Mistral, Qwen2 or Qwen3 model, or of
+        a family a later module registers in PRETRAINED_FAMILIES (after `import rawllm.moe`: Mixtral, Qwen3-MoE,
+        DeepSeek-V3)."""
         return load_pretrained(path, dtype)
 
     def save_pretrained(self, path) -> None:
@@ -301,6 +303,8 @@ def greedy_decode(model: Transformer, input_ids: torch.Tensor, max_new_tokens: i
 
 
 SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3")
+PRETRAINED_FAMILIES = {}        # model_type -> loader(folder, dtype) registered by a later module (rawllm.moe)
+MOE_MODEL_TYPES = ("mixtral", "qwen3_moe", "deepseek_v3")     # the families rawllm.moe registers
 ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
                  "qwen3": "Qwen3ForCausalLM"}
 REQUIRED_HF_FIELDS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")
@@ -341,6 +345,9 @@ def hf_layer_types(hf: dict, model_type: str) -> tuple[int | None, list[str] | N
 def config_from_hf(hf: dict) -> ModelConfig:
     """A ModelConfig from the dict of a Hugging Face config.json; clear errors for what is not supported."""
     model_type = hf.get("model_type")
+    if model_type in MOE_MODEL_TYPES:
+        raise ValueError(f"model_type {model_type!r} is a mixture of experts: `import rawllm.moe` (notebook 05) "
+                         "registers it with Transformer.from_pretrained")
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise ValueError(f"model_type {model_type!r} is not supported; supported: {', '.join(SUPPORTED_MODEL_TYPES)}")
     missing = [name for name in REQUIRED_HF_FIELDS if hf.get(name) is None]
@@ -408,7 +415,10 @@ def load_pretrained(path, dtype: torch.dtype | None = None) -> Transformer:
     folder = Path(path)
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"no config.json in {folder}")
-    config = config_from_hf(json.loads((folder / "config.json").read_text()))
+    hf = json.loads((folder / "config.json").read_text())
+    if hf.get("model_type") in PRETRAINED_FAMILIES:
+        return PRETRAINED_FAMILIES[hf["model_type"]](folder, dtype)
+    config = config_from_hf(hf)
     with torch.device("meta"):
         model = Transformer(config)
     tensors = check_checkpoint(model, read_safetensors(folder))
