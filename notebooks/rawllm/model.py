@@ -127,12 +127,12 @@ def check_rope_support(head_dim: int, theta: float, scaling: dict | None) -> dic
 
 
 class Decoder(nn.Module):
-    """Hugging Face's `model` submodule: embed_tokens, layers, norm."""
+    """Hugging Face's `model` submodule: embed_tokens, layers (built by `block(config, index)`), norm."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, block=Block):
         super().__init__()
         self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
-        self.layers = nn.ModuleList(Block(config, i) for i in range(config.n_layers))
+        self.layers = nn.ModuleList(block(config, i) for i in range(config.n_layers))
         self.norm = RMSNorm(config.d_model, config.norm_eps)
 
 
@@ -160,10 +160,12 @@ def rotary_tables(inv_freq: torch.Tensor, attention_factor: float, start: int, l
 class Transformer(nn.Module):
     """Decoder-only transformer: model(input_ids (batch, seq)) -> logits (batch, seq, vocab_size)."""
 
+    block = Block                                 # the layer class; a subclass may swap in another
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.model = Decoder(config)
+        self.model = Decoder(config, self.block)
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.gradient_checkpointing = False
         self._inv_freq = {}                       # device -> float32 inverse frequencies

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 import rawllm.model as model_module
 from rawllm.attention import MultiHeadAttention, MultiHeadLatentAttention, RMSNorm, mla_softmax_scale
-from rawllm.model import ModelConfig, SwiGLU, Transformer, check_checkpoint, init_weights, read_safetensors
+from rawllm.model import ModelConfig, SwiGLU, Transformer, check_checkpoint, read_safetensors
 
 
 class Routing(NamedTuple):
@@ -280,29 +280,11 @@ class MoEBlock(nn.Module):
         return x + self.mlp(h)
 
 
-class MoEDecoder(nn.Module):
-    """Hugging Face's `model` submodule of an MoE model: embed_tokens, layers (MoEBlocks), norm."""
-
-    def __init__(self, config: MoEConfig):
-        super().__init__()
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
-        self.layers = nn.ModuleList(MoEBlock(config, i) for i in range(config.n_layers))
-        self.norm = RMSNorm(config.d_model, config.norm_eps)
-
-
 class MoETransformer(Transformer):
     """Notebook 04's Transformer (forward, cache, decoding, counting) with MoE blocks:
     model(input_ids (batch, seq)) -> logits (batch, seq, vocab); model.routings() -> the last Routing per MoE layer."""
 
-    def __init__(self, config: MoEConfig):
-        nn.Module.__init__(self)
-        self.config = config
-        self.model = MoEDecoder(config)
-        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
-        self.gradient_checkpointing = False
-        self._inv_freq = {}
-        self.tie_weights()
-        init_weights(self, config.init_std)
+    block = MoEBlock                              # everything else is notebook 04's Transformer
 
     def moe_layers(self) -> list[MoE]:
         return [layer.mlp for layer in self.model.layers if isinstance(layer.mlp, MoE)]

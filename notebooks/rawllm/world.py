@@ -1527,14 +1527,14 @@ def race(t: Tale) -> None:
     say(t, a, ("We will see", "I will try my best", "Let's just have fun"), ".")
     say(t, t.pick((a, b)), "Ready, steady, go", "!")
     if t.chance(0.5):
-        winner, loser = a, b
+        winner = a
         t.add(("{b.name} ran ahead very fast. Then {b.he} {d}.", "{b.name} zoomed off, but soon {b.he} {d}."), d=t.pick(DISTRACTIONS))
         t.add(("{a.name} kept going, step by step.", "{a.name} did not stop. {a.He} kept on going."))
         t.add(("When {b.name} looked up, {a.name} had already won!", "{a.name} won the race!",
                "{a.name} reached the finish first and won the race!"))
         t.add(("Slow and steady wins the race.", "{b.name} learned not to boast.", "{b.name} laughed and said well done."))
     else:
-        winner, loser = b, a
+        winner = b
         t.add(("{b.name} ran like the wind and won the race.", "{b.name} was very quick, and {b.he} won the race."))
         say(t, a, ("Well done, {b.name}! You are really fast", "Good race! Next time I will be faster"), "!", "happy")
         t.add(("{a.name} was not sad. {a.He} had had fun.", "Then they raced again, just for fun."))
