@@ -11,10 +11,8 @@ Prints, each figure the best of `--repeat` runs, measured side by side in one pr
   token) against recomputing the layer over the whole context.
 """
 import argparse
-import math
 import os
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -22,17 +20,14 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "notebooks"))
 
+from timing import best_times  # noqa: E402
+
 from rawllm.attention import MultiHeadAttention, scaled_dot_product_attention  # noqa: E402
 
 
+
 def best_time(fn, repeat: int) -> float:
-    fn()                                                     # warm-up
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return best_times([fn], repeat)[0]
 
 
 def layer_forward_backward(layer, x):

@@ -14,11 +14,9 @@ in this one process, the contenders run in turns:
 * our decoding without the cache (recomputing every position at every step) over with it.
 """
 import argparse
-import math
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -26,21 +24,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "notebooks"))
 
+from timing import best_times  # noqa: E402
+
 from rawllm.model import Transformer, greedy_decode  # noqa: E402
 
-
-def best_times(fns, repeat: int) -> list[float]:
-    """The fastest of `repeat` runs of each function, run in turns (a, b, a, b, ...) so that a change in the
-    machine's load during the measurement affects all of them alike."""
-    for fn in fns:
-        fn()                                                 # warm-up
-    best = [math.inf] * len(fns)
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
 
 
 def training_step(model, ids, logits_of):

@@ -12,15 +12,15 @@ before anything is timed. Printed, each the best of `--repeat` runs in this one 
 * our sorted dispatch over transformers' block (target: at most 1.0).
 """
 import argparse
-import math
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "notebooks"))
+
+from timing import best_times  # noqa: E402
 
 import rawllm.moe  # noqa: E402,F401  (registers the MoE families with Transformer.from_pretrained)
 from rawllm.model import Transformer  # noqa: E402
@@ -44,18 +44,6 @@ def family_configs():
             qk_rope_head_dim=16, qk_nope_head_dim=32, v_head_dim=32),
     }
 
-
-def best_times(fns, repeat: int) -> list[float]:
-    """The fastest of `repeat` runs of each function, run in turns so that load changes affect all alike."""
-    for fn in fns:
-        fn()
-    best = [math.inf] * len(fns)
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
