@@ -465,16 +465,26 @@ def hf_config(config: ModelConfig, dtype: torch.dtype = torch.float32) -> dict:
     return hf
 
 
-def write_pretrained(model: Transformer, path) -> None:
-    """Transformer.save_pretrained: config.json and model.safetensors, each written atomically."""
-    from safetensors.torch import save_file
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
+def checkpoint_tensors(model: Transformer) -> dict:
+    """The state dict as a checkpoint holds it: detached, contiguous, without lm_head.weight when it is tied."""
     tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     if model.config.tie_embeddings:
         tensors.pop("lm_head.weight")
-    config = hf_config(model.config, tensors["model.embed_tokens.weight"].dtype)
+    return tensors
+
+
+def write_hf_folder(path, tensors: dict, config: dict) -> None:
+    """model.safetensors and config.json into a folder, each written atomically (temporary file, then rename)."""
+    from safetensors.torch import save_file
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
     save_file(tensors, folder / "model.safetensors.tmp", metadata={"format": "pt"})
     os.replace(folder / "model.safetensors.tmp", folder / "model.safetensors")
     (folder / "config.json.tmp").write_text(json.dumps(config, indent=2) + "\n")
     os.replace(folder / "config.json.tmp", folder / "config.json")
+
+
+def write_pretrained(model: Transformer, path) -> None:
+    """Transformer.save_pretrained: config.json and model.safetensors in the Hugging Face layout."""
+    tensors = checkpoint_tensors(model)
+    write_hf_folder(path, tensors, hf_config(model.config, tensors["model.embed_tokens.weight"].dtype))

@@ -3,7 +3,6 @@
 """Mixture of experts: routers, dispatch, load balancing, and Mixtral / Qwen3-MoE / DeepSeek-V3 checkpoints (notebook 05)."""
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -14,7 +13,8 @@ import torch.nn.functional as F
 
 import rawllm.model as model_module
 from rawllm.attention import MultiHeadAttention, MultiHeadLatentAttention, RMSNorm, mla_softmax_scale
-from rawllm.model import ModelConfig, SwiGLU, Transformer, check_checkpoint, read_safetensors
+from rawllm.model import (ModelConfig, SwiGLU, Transformer, check_checkpoint, checkpoint_tensors, read_safetensors,
+                          write_hf_folder)
 
 
 class Routing(NamedTuple):
@@ -492,18 +492,9 @@ def load_moe_pretrained(path, dtype: torch.dtype | None = None) -> MoETransforme
 
 
 def write_moe_pretrained(model: MoETransformer, path) -> None:
-    """MoETransformer.save_pretrained: config.json and model.safetensors, each written atomically."""
-    from safetensors.torch import save_file
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = {hub_name(k, model.config.model_type): v.detach().contiguous() for k, v in model.state_dict().items()}
-    if model.config.tie_embeddings:
-        tensors.pop("lm_head.weight")
-    config = moe_hf_config(model.config, tensors["model.embed_tokens.weight"].dtype)
-    save_file(tensors, folder / "model.safetensors.tmp", metadata={"format": "pt"})
-    os.replace(folder / "model.safetensors.tmp", folder / "model.safetensors")
-    (folder / "config.json.tmp").write_text(json.dumps(config, indent=2) + "\n")
-    os.replace(folder / "config.json.tmp", folder / "config.json")
+    """MoETransformer.save_pretrained: config.json and model.safetensors in the hub's one-tensor-per-expert layout."""
+    tensors = {hub_name(k, model.config.model_type): v for k, v in checkpoint_tensors(model).items()}
+    write_hf_folder(path, tensors, moe_hf_config(model.config, tensors["model.embed_tokens.weight"].dtype))
 
 
 model_module.PRETRAINED_FAMILIES.update(dict.fromkeys(MOE_FAMILIES, load_moe_pretrained))
