@@ -73,3 +73,20 @@ def test_import_is_fast_and_does_not_load_torch(module):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="notebooks", check=True)
     seconds, torch_loaded = out.stdout.split()
     assert float(seconds) < 0.5 and torch_loaded == "False"
+
+
+def test_atomic_write_replaces_whole_files_and_keeps_the_old_one_on_failure(tmp_path):
+    target = tmp_path / "sub" / "file.txt"
+    core.atomic_write(target, lambda tmp: tmp.write_text("first"))
+    assert target.read_text() == "first"
+
+    def crash_halfway(tmp):
+        tmp.write_text("half of the sec")
+        raise KeyboardInterrupt("killed while writing")
+
+    with pytest.raises(KeyboardInterrupt):
+        core.atomic_write(target, crash_halfway)
+    assert target.read_text() == "first"          # the real name still holds the complete old file
+    core.atomic_write(target, lambda tmp: tmp.write_text("second"))
+    assert target.read_text() == "second"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["file.txt"]

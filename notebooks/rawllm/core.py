@@ -27,6 +27,20 @@ def cache_path(*parts: str) -> Path:
     return path
 
 
+def atomic_write(path, write) -> Path:
+    """Write a file so that readers see the old version or the new one, never half of one.
+
+    `write(tmp)` fills a temporary file beside `path`; `os.replace` then renames it onto `path`, which the
+    operating system does in one step. A run killed mid-write leaves only a stray `.tmp` file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+    return path
+
+
 def on_gpu() -> bool:
     import torch
     return torch.cuda.is_available()

@@ -3,7 +3,6 @@
 """The decoder-only transformer of Llama, Mistral and Qwen, and Hugging Face checkpoints both ways (notebook 04)."""
 import json
 import math
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from rawllm.attention import MultiHeadAttention, RMSNorm
+from rawllm.core import atomic_write
 from rawllm.rope import check_rope_parameters, rope_frequencies
 
 
@@ -477,11 +477,8 @@ def write_hf_folder(path, tensors: dict, config: dict) -> None:
     """model.safetensors and config.json into a folder, each written atomically (temporary file, then rename)."""
     from safetensors.torch import save_file
     folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, folder / "model.safetensors.tmp", metadata={"format": "pt"})
-    os.replace(folder / "model.safetensors.tmp", folder / "model.safetensors")
-    (folder / "config.json.tmp").write_text(json.dumps(config, indent=2) + "\n")
-    os.replace(folder / "config.json.tmp", folder / "config.json")
+    atomic_write(folder / "model.safetensors", lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
+    atomic_write(folder / "config.json", lambda tmp: tmp.write_text(json.dumps(config, indent=2) + "\n"))
 
 
 def write_pretrained(model: Transformer, path) -> None:

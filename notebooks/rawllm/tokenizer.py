@@ -5,12 +5,13 @@ import hashlib
 import heapq
 import html
 import json
-import os
 from collections import Counter, defaultdict
 from itertools import repeat
 from pathlib import Path
 
 import regex
+
+from rawllm.core import atomic_write
 
 
 def merge_pair(word: list[int], a: int, b: int, new: int) -> list[int]:
@@ -395,11 +396,7 @@ FILE_FORMAT, FILE_VERSION = "rawllm-bpe", 1
 
 
 def write_atomically(path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def save_tokenizer(tok, path) -> None:
