@@ -5,9 +5,11 @@ Each module comes from one notebook:
 
     rawllm.attention    notebooks/02_attention.ipynb
     rawllm.core         notebooks/00_raw_ops.ipynb
+    rawllm.generate     notebooks/07_generation.ipynb
     rawllm.model        notebooks/04_transformer.ipynb
     rawllm.moe          notebooks/05_mixture_of_experts.ipynb
     rawllm.rope         notebooks/03_positions.ipynb
     rawllm.tokenizer    notebooks/01_tokenizer.ipynb
+    rawllm.train        notebooks/06_pretraining.ipynb
     rawllm.world        notebooks/00_raw_ops.ipynb
 """

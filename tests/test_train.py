@@ -1,0 +1,247 @@
+"""rawllm.train: token files, samplers, the loop (accumulation, guards, MoE), checkpoints (exact resume, a kill
+during a save, config mismatch), two processes under torchrun against one, the base model, the command line."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rawllm.model import ModelConfig, Transformer
+from rawllm.tokenizer import BPETokenizer
+from rawllm.train import (EOT, BatchSampler, TrainConfig, base_model_dir, check_config, load_base_model,
+                          load_checkpoint, open_tokens, prepare_tokens, read_header, save_base_model,
+                          save_checkpoint, tokenizer_fingerprint, train, write_token_file)
+from rawllm.world import corpus_texts
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SPECIALS = (EOT, "<|pad|>")
+
+
+@pytest.fixture(scope="module")
+def texts():
+    return corpus_texts("val")[:60]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(texts):
+    return BPETokenizer.train(texts, 300, special_tokens=SPECIALS)
+
+
+@pytest.fixture(scope="module")
+def token_file(tmp_path_factory, texts, tokenizer):
+    path = tmp_path_factory.mktemp("tokens") / "tiny.bin"
+    write_token_file(path, iter(texts), tokenizer, "test")
+    return path
+
+
+def tiny_config(token_file, **changes) -> TrainConfig:
+    model = ModelConfig(vocab_size=300, d_model=32, n_layers=1, n_heads=2, max_seq_len=32)
+    config = TrainConfig(model=model, seq_len=16, batch_size=8, max_steps=6, warmup_steps=2, eval_interval=3,
+                         eval_steps=1, data=str(token_file), seed=0)
+    return replace(config, **changes)
+
+
+def test_token_file_layout_and_header(token_file, texts, tokenizer):
+    tokens = open_tokens(token_file, tokenizer)
+    eot = tokenizer.special_tokens[EOT]
+    expected = [t for text in texts for t in [eot, *tokenizer.encode(text)]]
+    assert tokens.dtype == np.uint16 and tokens.tolist() == expected
+    header = read_header(token_file)
+    assert header["num_tokens"] == len(expected) and header["num_documents"] == len(texts)
+    assert header["tokenizer"] == tokenizer_fingerprint(tokenizer) and header["vocab_size"] == 300
+
+
+def test_token_file_refuses_another_tokenizer_or_a_short_file(token_file, texts, tmp_path):
+    other = BPETokenizer.train(texts, 290, special_tokens=SPECIALS)
+    with pytest.raises(ValueError, match=r"does not match: vocab_size: file 300, tokenizer 290; tokenizer: file"):
+        open_tokens(token_file, other)
+    short = tmp_path / "short.bin"
+    short.write_bytes(token_file.read_bytes()[:-2])
+    short.with_suffix(".json").write_text(token_file.with_suffix(".json").read_text())
+    with pytest.raises(ValueError, match="the sidecar promises"):
+        open_tokens(short)
+
+
+def test_sampler_is_a_function_of_the_step_and_shards_by_rank(token_file, tokenizer):
+    tokens = open_tokens(token_file)
+    whole = BatchSampler(tokens, 16, 8, seed=3)
+    x, y = whole.batch(5)
+    assert x.shape == y.shape == (8, 16) and torch.equal(x[:, 1:], y[:, :-1])
+    assert torch.equal(whole.batch(5)[0], x) and not torch.equal(whole.batch(6)[0], x)
+    shards = [BatchSampler(tokens, 16, 8, seed=3, rank=r, world_size=2).batch(5)[0] for r in (0, 1)]
+    assert torch.equal(torch.cat(shards), x)
+    eot = tokenizer.special_tokens[EOT]
+    aligned = BatchSampler(tokens, 16, 8, seed=3, bos_token_id=eot).batch(0)[0]
+    assert (aligned[:, 0] == eot).all()
+
+
+def test_prepare_tokens_streams_the_bundled_stories_through_datasets():
+    from rawllm.tokenizer import load_series_tokenizer
+    tok = load_series_tokenizer()
+    path = prepare_tokens("stories", "val", tok)
+    tokens = open_tokens(path, tok)
+    eot = tok.special_tokens[EOT]
+    assert read_header(path)["num_documents"] == len(corpus_texts("val")) == int((tokens == eot).sum())
+    first = corpus_texts("val")[0]
+    assert tokens[:len(tok.encode(first)) + 1].tolist() == [eot, *tok.encode(first)]
+
+
+def test_clear_errors_for_impossible_configs(token_file):
+    with pytest.raises(ValueError, match="seq_len=64 is beyond the model's context of max_seq_len=32"):
+        check_config(tiny_config(token_file, seq_len=64))
+    with pytest.raises(ValueError, match=r"batch_size=8 is not divisible by grad_accum_steps x world_size = 3 x 1"):
+        check_config(tiny_config(token_file, grad_accum_steps=3))
+    with pytest.raises(ValueError, match="grad_accum_steps x world_size = 2 x 3"):
+        check_config(tiny_config(token_file, grad_accum_steps=2), world_size=3)
+
+
+def test_gradient_accumulation_equals_the_big_batch(token_file):
+    models = [Transformer(tiny_config(token_file).model) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    for model, accum in zip(models, (1, 4)):
+        train(tiny_config(token_file, grad_accum_steps=accum, max_steps=3, grad_clip=0.5), model, progress=False)
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_interrupted_and_resumed_run_equals_the_uninterrupted_one(token_file, tmp_path, optimizer):
+    config = tiny_config(token_file, optimizer=optimizer)
+    expected = train(replace(config, checkpoint_dir=str(tmp_path / "whole")), progress=False)
+    resumed_config = replace(config, checkpoint_dir=str(tmp_path / "run"))
+    first = train(replace(resumed_config, stop_at_step=4), progress=False)
+    assert len(first["loss"]) == 4 and json.loads((tmp_path / "run" / "latest.json").read_text())["step"] == 4
+    history = train(resumed_config, progress=False)
+    assert history["loss"] == expected["loss"] and history["val_loss"] == expected["val_loss"]
+    whole, resumed = (load_file(tmp_path / run / "step-000006" / "model.safetensors") for run in ("whole", "run"))
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+
+
+def test_a_checkpoint_from_another_config_is_refused_by_name(token_file, tmp_path):
+    config = tiny_config(token_file, checkpoint_dir=str(tmp_path), max_steps=2)
+    train(config, progress=False)
+    changed = replace(config, lr=5e-4, model=replace(config.model, d_model=64))
+    with pytest.raises(ValueError, match=r"different config:\n  lr: saved 0.001, now 0.0005\n  model.d_model: saved 32"):
+        train(changed, progress=False)
+
+
+def test_checkpoint_keeps_the_newest_and_restores_rng(token_file, tmp_path):
+    model = Transformer(tiny_config(token_file).model)
+    for step in (1, 2, 3):
+        save_checkpoint(tmp_path, model, step=step, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.json", "step-000002", "step-000003"]
+    torch.manual_seed(1)
+    save_checkpoint(tmp_path, model, step=4)
+    drawn = torch.rand(3)
+    assert load_checkpoint(tmp_path, model)["step"] == 4 and torch.equal(torch.rand(3), drawn)
+
+
+KILL_SCRIPT = """
+import sys, torch
+from rawllm.model import ModelConfig, Transformer
+from rawllm.train import save_checkpoint
+model = Transformer(ModelConfig(vocab_size=4096, d_model=256, n_layers=4, n_heads=4))
+for step in range(1, 100000):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(step)
+    save_checkpoint(sys.argv[1], model, step=step)
+    print(step, flush=True)
+"""
+
+
+def test_a_run_killed_while_saving_leaves_the_previous_checkpoint_loadable(tmp_path):
+    model = Transformer(ModelConfig(vocab_size=4096, d_model=256, n_layers=4, n_heads=4))
+    for delay in (0.0, 0.1):
+        folder = tmp_path / f"kill-{delay}"
+        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(folder)], stdout=subprocess.PIPE, text=True,
+                                cwd=NOTEBOOKS, env=os.environ | {"PYTHONPATH": str(NOTEBOOKS)})
+        printed = [int(proc.stdout.readline()) for _ in range(2)]
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        step = load_checkpoint(folder, model)["step"]
+        assert step >= printed[-1]
+        assert all((p == step).all() for p in model.parameters())
+
+
+def test_two_processes_under_torchrun_equal_one_process(token_file, tmp_path):
+    config = tiny_config(token_file, max_steps=2, batch_size=8, grad_accum_steps=2,
+                         checkpoint_dir=str(tmp_path / "one"))
+    train(config, progress=False)
+    flags = ["--vocab_size", "300", "--d_model", "32", "--n_layers", "1", "--n_heads", "2", "--max_seq_len", "32",
+             "--seq_len", "16", "--batch_size", "8", "--grad_accum_steps", "2", "--max_steps", "2",
+             "--warmup_steps", "2", "--eval_interval", "3", "--eval_steps", "1", "--seed", "0",
+             "--data", str(token_file), "--checkpoint_dir", str(tmp_path / "two"), "--quiet"]
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                             "-m", "rawllm.train", *flags], cwd=NOTEBOOKS, capture_output=True, text=True,
+                            env=os.environ | {"PYTHONPATH": str(NOTEBOOKS), "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    one = load_file(tmp_path / "one" / "step-000002" / "model.safetensors")
+    two = load_file(tmp_path / "two" / "step-000002" / "model.safetensors")
+    assert one.keys() == two.keys()
+    for name in one:
+        torch.testing.assert_close(two[name], one[name], rtol=1e-5, atol=1e-6)
+
+
+def test_non_finite_losses_skip_the_step_then_stop(token_file):
+    model = Transformer(tiny_config(token_file).model)
+    with torch.no_grad():
+        model.model.embed_tokens.weight[:] = float("nan")
+    before = [p.clone() for p in model.parameters()]
+    history = train(tiny_config(token_file, max_bad_steps=3), model, progress=False)
+    assert history["stopped"] == "stopped at step 3: 3 non-finite losses in a row"
+    assert history["events"][0] == "step 1: loss is nan; skipped the update (1 in a row)"
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), before) if not a.isnan().any())
+
+
+def test_mixture_of_experts_trains_with_its_balancing_loss(token_file):
+    from rawllm.moe import MoEConfig, MoETransformer
+    moe = MoEConfig(vocab_size=300, d_model=32, n_layers=1, n_heads=2, max_seq_len=32, n_experts=4, top_k=2, d_ff=32)
+    model = MoETransformer(moe)
+    history = train(tiny_config(token_file, model=moe, max_steps=3), model, progress=False)
+    assert len(history["loss"]) == 3 and all(np.isfinite(history["loss"]))
+
+
+def test_base_model_round_trip(token_file, tokenizer):
+    with pytest.raises(FileNotFoundError, match="run notebook 06"):
+        load_base_model()
+    model = Transformer(tiny_config(token_file).model)
+    save_base_model(model, tokenizer, info={"val_loss": 1.0})
+    loaded, tok = load_base_model()
+    assert tokenizer_fingerprint(tok) == tokenizer_fingerprint(tokenizer)
+    assert (base_model_dir() / "tokenizer.json").is_file()
+    ids = torch.tensor([[1, 2, 3]])
+    torch.testing.assert_close(loaded(ids), model.eval()(ids))
+
+
+def test_command_line_help():
+    result = subprocess.run([sys.executable, "-m", "rawllm.train", "--help"], cwd=NOTEBOOKS, capture_output=True,
+                            text=True, env=os.environ | {"PYTHONPATH": str(NOTEBOOKS)})
+    assert result.returncode == 0 and "--grad_accum_steps" in result.stdout and "--d_model" in result.stdout
+
+
+def test_a_loss_spike_is_reported():
+    from types import SimpleNamespace
+    from rawllm.train import check_guards, new_history
+    run = SimpleNamespace(history=new_history(), config=TrainConfig(model=ModelConfig()), rank=0)
+    run.history["loss"] = [2.0] * 20 + [5.0]
+    assert check_guards(run, 21, 5.0, 0) == (0, None)
+    assert run.history["events"] == ["step 21: loss spike, 5.000 against a recent mean of 2.000"]
+
+
+def test_fp16_autocast_with_a_gradient_scaler_trains_and_checkpoints_the_scaler(token_file, tmp_path, monkeypatch):
+    import rawllm.train
+    monkeypatch.setattr(rawllm.train, "autocast_dtype", lambda device: torch.float16)   # the T4 path, on the CPU
+    history = train(tiny_config(token_file, max_steps=3, checkpoint_dir=str(tmp_path)), progress=False)
+    assert all(np.isfinite(history["loss"]))
+    state = json.loads((tmp_path / "step-000003" / "state.json").read_text())
+    assert state["scaler"]["scale"] > 0
