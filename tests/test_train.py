@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import rawllm.core
 from rawllm.model import ModelConfig, Transformer
 from rawllm.tokenizer import BPETokenizer
 from rawllm.train import (EOT, BatchSampler, TrainConfig, base_model_dir, check_config, load_base_model,
@@ -211,7 +212,8 @@ def test_mixture_of_experts_trains_with_its_balancing_loss(token_file):
     assert len(history["loss"]) == 3 and all(np.isfinite(history["loss"]))
 
 
-def test_base_model_round_trip(token_file, tokenizer):
+def test_base_model_round_trip(token_file, tokenizer, tmp_path, monkeypatch):
+    monkeypatch.setattr(rawllm.core, "CACHE_DIR", tmp_path)           # empty, whatever other tests left behind
     with pytest.raises(FileNotFoundError, match="run notebook 06"):
         load_base_model()
     model = Transformer(tiny_config(token_file).model)

@@ -91,8 +91,10 @@ def next_token_probs(logits: torch.Tensor, greedy: bool = False) -> torch.Tensor
     return logits.softmax(dim=-1)
 
 
-def sample(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One token id per row of probs (batch, vocab): (batch,)."""
+def sample(probs: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False) -> torch.Tensor:
+    """One token id per row of probs (batch, vocab): (batch,). Greedy takes the argmax without a random draw."""
+    if greedy:
+        return probs.argmax(dim=-1)
     return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
 
@@ -157,7 +159,7 @@ def decode_steps(model, input_ids, n_pad, max_new_tokens, stop, settings, genera
         else:
             logits = model_logits(model, tokens, None, 0, n_pad)[:, -1]
         probs = next_token_probs(process_logits(logits, tokens, real, **settings), settings["greedy"])
-        token = torch.where(done, tokens[:, -1], sample(probs, generator))       # (B,)
+        token = torch.where(done, tokens[:, -1], sample(probs, generator, settings["greedy"]))    # (B,)
         done |= torch.isin(token, stop)
         yield token
         tokens, real = torch.cat([tokens, token[:, None]], 1), torch.cat([real, real[:, -1:]], 1)
@@ -278,22 +280,21 @@ def residual_distribution(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return torch.where(total > 0, residual / total.clamp_min(1e-30), p)
 
 
-def speculative_accept(p: torch.Tensor, q: torch.Tensor, drafts: torch.Tensor, generator=None):
+def speculative_accept(p: torch.Tensor, q: torch.Tensor, drafts: torch.Tensor, generator=None, greedy=False):
     """Check k drafted tokens per row. p (batch, k + 1, vocab): the target's distributions after each prefix;
     q (batch, k, vocab): the draft's; drafts (batch, k). Returns (n_accepted (batch,), tokens (batch, k + 1)):
-    tokens[:, j] is what position j holds if the round ends there, the draft token if it was accepted, else a
-    residual sample; tokens[:, k] is the bonus token, drawn from p[:, k]."""
+    a row keeps tokens[:, :n_accepted + 1], its accepted drafts and then a draw from the residual at its first
+    rejection, or the bonus token from p[:, k] if it accepted all k (the entries after that are rejected drafts)."""
     B, k = drafts.shape
     p_draft = p[:, :k].gather(-1, drafts[..., None])[..., 0]                     # (B, k) p(x_j)
     q_draft = q.gather(-1, drafts[..., None])[..., 0]                             # (B, k) q(x_j) > 0
     u = torch.rand(B, k, generator=generator, device=p.device)
     accepted = u * q_draft < p_draft                                              # probability min(1, p / q)
-    n_accepted = accepted.long().cumprod(dim=-1).sum(dim=-1)
-    resampled = drafts
-    if k:
-        resampled = sample(residual_distribution(p[:, :k], q).flatten(0, 1), generator).view(B, k)
-    bonus = sample(p[:, k], generator)
-    return n_accepted, torch.cat([torch.where(accepted, drafts, resampled), bonus[:, None]], dim=1)
+    n_accepted = accepted.long().cumprod(dim=-1).sum(dim=-1)                      # (B,) leading acceptances
+    rows = torch.arange(B, device=p.device)
+    q_after = torch.cat([q, torch.zeros_like(p[:, :1])], dim=1)                   # (B, k + 1, vocab): no draft at k
+    last = sample(residual_distribution(p[rows, n_accepted], q_after[rows, n_accepted]), generator, greedy)  # (B,)
+    return n_accepted, torch.cat([drafts, last[:, None]], dim=1).scatter(1, n_accepted[:, None], last[:, None])
 
 
 def check_pair(target, draft) -> None:
@@ -360,10 +361,11 @@ def speculative_round(target, draft, caches, state, k, n_pad, settings, generato
         held = caches[1][0].pos                                       # tokens the draft's cache holds
         logits = model_logits(draft, torch.cat([tokens, drafts], 1)[:, held:], caches[1], held, n_pad)[:, -1]
         q.append(distribution(logits, j))
-        drafts = torch.cat([drafts, sample(q[-1], generator)[:, None]], 1)
+        drafts = torch.cat([drafts, sample(q[-1], generator, settings["greedy"])[:, None]], 1)
     logits = model_logits(target, torch.cat([tokens[:, -1:], drafts], 1), caches[0], L - 1, n_pad)  # (B, k+1, V)
     p = torch.stack([distribution(logits[:, j], j) for j in range(k + 1)], 1)
-    n_accepted, candidates = speculative_accept(p, torch.stack(q, 1) if q else p[:, :0], drafts, generator)
+    n_accepted, candidates = speculative_accept(p, torch.stack(q, 1) if q else p[:, :0], drafts, generator,
+                                                settings["greedy"])
     m = int(n_accepted[~done].min())
     for cache in caches:
         rewind(cache, L + m)

@@ -220,6 +220,14 @@ def adamw_update_foreach(params, grads, states, group) -> None:
     torch._foreach_addcdiv_(params, m, denom, [-lr / (1 - beta1 ** k) for k in t])
 
 
+def closure_loss(closure):
+    """The loss a `step(closure)` returns: closure() evaluated with gradients enabled, or None without a closure."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 def check_nonnegative(**values) -> None:
     for name, value in values.items():
         if not 0.0 <= value:
@@ -249,10 +257,7 @@ class AdamW(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
@@ -346,10 +351,7 @@ class Muon(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             lr, mu = float(group["lr"]), group["momentum"]
             for p in (p for p in group["params"] if p.grad is not None):
