@@ -102,6 +102,10 @@ def test_clear_errors_for_impossible_configs(token_file):
         check_config(tiny_config(token_file, grad_accum_steps=3))
     with pytest.raises(ValueError, match="grad_accum_steps x world_size = 2 x 3"):
         check_config(tiny_config(token_file, grad_accum_steps=2), world_size=3)
+    with pytest.raises(ValueError, match="unknown schedule 'linear'"):
+        check_config(tiny_config(token_file, schedule="linear"))
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
+        check_config(tiny_config(token_file, optimizer="sgd"))
 
 
 def test_gradient_accumulation_equals_the_big_batch(token_file):

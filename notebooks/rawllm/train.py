@@ -487,8 +487,10 @@ def check_config(config: TrainConfig, world_size: int = 1) -> None:
     if c.batch_size % per_step:
         raise ValueError(f"batch_size={c.batch_size} is not divisible by grad_accum_steps x world_size = "
                          f"{c.grad_accum_steps} x {world_size} = {per_step}")
-    if c.schedule not in ("cosine", "wsd", "constant"):
-        raise ValueError(f"schedule must be 'cosine', 'wsd' or 'constant', got {c.schedule!r}")
+    if c.schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {c.schedule!r}; choose one of {SCHEDULES}")
+    if c.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {c.optimizer!r}; choose one of {OPTIMIZERS}")
     if c.max_steps < 1 or c.eval_steps < 1 or c.eval_interval < 1:
         raise ValueError("max_steps, eval_steps and eval_interval must be at least 1")
 
