@@ -130,6 +130,14 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_one(token_file, tm
     assert all(torch.equal(whole[name], resumed[name]) for name in whole)
 
 
+def test_a_resumed_run_says_where_it_resumes(token_file, tmp_path, capsys):
+    config = tiny_config(token_file, checkpoint_dir=str(tmp_path / "run"))
+    train(replace(config, stop_at_step=4), progress=False)
+    assert "resuming" not in capsys.readouterr().out
+    train(config, progress=True)
+    assert "resuming at step 4 of 6 from the latest checkpoint" in capsys.readouterr().out
+
+
 def test_a_checkpoint_from_another_config_is_refused_by_name(token_file, tmp_path):
     config = tiny_config(token_file, checkpoint_dir=str(tmp_path), max_steps=2)
     train(config, progress=False)

@@ -893,6 +893,8 @@ def train(config: TrainConfig, model: nn.Module | None = None, progress: bool = 
     device, history = next(run.raw_model.parameters()).device, run.history
     flops, peak = training_flops_per_token(run.raw_model.config, config.seq_len), peak_flops(device)
     end = min(config.max_steps, config.stop_at_step or config.max_steps)
+    if run.start_step and progress and run.rank == 0:
+        print(f"resuming at step {run.start_step} of {end} from the latest checkpoint in checkpoint_dir", flush=True)
     bar = tqdm(total=end, initial=run.start_step, disable=not progress or run.rank != 0, desc="train")
     bad_in_a_row, stop = 0, None
     for step in range(run.start_step, end):
