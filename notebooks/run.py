@@ -40,6 +40,22 @@ def describe(cell_index: int, cell) -> str:
     return f"cell {cell_index} ({first_line[:60]!r})"
 
 
+def coalesce_streams(nb) -> None:
+    """Merge each run of consecutive stdout (or stderr) outputs of a cell into one, as Jupyter does when it saves:
+    text printed piece by piece (a streamed story) then reads as one block on GitHub too."""
+    for cell in nb.cells:
+        merged = []
+        for output in cell.get("outputs", []):
+            previous = merged[-1] if merged else None
+            if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
+                    and previous.name == output.name):
+                previous.text += output.text
+            else:
+                merged.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = merged
+
+
 def execute(path: Path, out_path: Path | None, timeout: int) -> float:
     """Run one notebook; write it to `out_path` (None: back in place). Returns seconds taken."""
     nb = nbformat.read(path, as_version=4)
@@ -68,6 +84,7 @@ def execute(path: Path, out_path: Path | None, timeout: int) -> float:
             nbformat.write(nb, out_path)
         raise SystemExit(f"FAILED {path.name}, {where}: {reason}: {message}")
     bar.close()
+    coalesce_streams(nb)
     nbformat.write(nb, out_path or path)
     return time.perf_counter() - start
 

@@ -56,6 +56,20 @@ def test_failure_exits_nonzero_naming_notebook_and_cell(series, tmp_path):
     assert "ok 00_first.ipynb" in result.stdout
 
 
+def test_text_printed_in_pieces_is_saved_as_one_output(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(NOTEBOOKS_DIR / "run.py", folder)
+    make_notebook(folder / "00_pieces.ipynb",
+                  "import time\nfrom IPython.display import display\nfor piece in ['Once', ' upon', ' a time']:\n"
+                  "    print(piece, end='', flush=True)\n    time.sleep(0.05)\n"
+                  "print(' (done)', flush=True)\ndisplay('between')\nprint('again')")
+    assert run(folder, "--only", "00").returncode == 0
+    outputs = nbformat.read(folder / "00_pieces.ipynb", as_version=4).cells[0].outputs
+    assert [o["output_type"] for o in outputs] == ["stream", "display_data", "stream"]
+    assert outputs[0]["text"] == "Once upon a time (done)\n" and outputs[2]["text"] == "again\n"
+
+
 def test_unknown_selection_is_an_error(series):
     result = run(series, "--only", "42")
     assert result.returncode != 0 and "no notebook matches 42" in result.stderr
