@@ -106,6 +106,8 @@ def test_clear_errors_for_impossible_configs(token_file):
         check_config(tiny_config(token_file, schedule="linear"))
     with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
         check_config(tiny_config(token_file, optimizer="sgd"))
+    with pytest.raises(ValueError, match="warmup_steps=100 must lie between 0 and max_steps=6"):
+        check_config(tiny_config(token_file, warmup_steps=100))
 
 
 def test_gradient_accumulation_equals_the_big_batch(token_file):

@@ -493,6 +493,8 @@ def check_config(config: TrainConfig, world_size: int = 1) -> None:
         raise ValueError(f"unknown optimizer {c.optimizer!r}; choose one of {OPTIMIZERS}")
     if c.max_steps < 1 or c.eval_steps < 1 or c.eval_interval < 1:
         raise ValueError("max_steps, eval_steps and eval_interval must be at least 1")
+    if not 0 <= c.warmup_steps <= c.max_steps:
+        raise ValueError(f"warmup_steps={c.warmup_steps} must lie between 0 and max_steps={c.max_steps}")
 
 
 def build_model(config: ModelConfig) -> nn.Module:
