@@ -56,16 +56,13 @@ def test_failure_exits_nonzero_naming_notebook_and_cell(series, tmp_path):
     assert "ok 00_first.ipynb" in result.stdout
 
 
-def test_text_printed_in_pieces_is_saved_as_one_output(tmp_path):
-    folder = tmp_path / "notebooks"
-    folder.mkdir()
-    shutil.copy(NOTEBOOKS_DIR / "run.py", folder)
-    make_notebook(folder / "00_pieces.ipynb",
+def test_text_printed_in_pieces_is_saved_as_one_output(series):
+    make_notebook(series / "02_pieces.ipynb",
                   "import time\nfrom IPython.display import display\nfor piece in ['Once', ' upon', ' a time']:\n"
                   "    print(piece, end='', flush=True)\n    time.sleep(0.05)\n"
                   "print(' (done)', flush=True)\ndisplay('between')\nprint('again')")
-    assert run(folder, "--only", "00").returncode == 0
-    outputs = nbformat.read(folder / "00_pieces.ipynb", as_version=4).cells[0].outputs
+    assert run(series, "--only", "02").returncode == 0
+    outputs = nbformat.read(series / "02_pieces.ipynb", as_version=4).cells[0].outputs
     assert [o["output_type"] for o in outputs] == ["stream", "display_data", "stream"]
     assert outputs[0]["text"] == "Once upon a time (done)\n" and outputs[2]["text"] == "again\n"
 

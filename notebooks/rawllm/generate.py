@@ -84,6 +84,16 @@ def process_logits(logits, history=None, history_mask=None, temperature=1.0, top
     return logits
 
 
+def sampling_settings(temperature=1.0, top_k=None, top_p=None, min_p=None, repetition_penalty=None,
+                      greedy=False) -> dict:
+    """process_logits' keyword arguments, checked (greedy decoding ignores the sampling transforms)."""
+    if not greedy:
+        check_sampling(temperature, top_k, top_p, min_p)
+    check_sampling(repetition_penalty=repetition_penalty)
+    return dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
+                repetition_penalty=repetition_penalty, greedy=greedy)
+
+
 def next_token_probs(logits: torch.Tensor, greedy: bool = False) -> torch.Tensor:
     """The distribution a token is drawn from: softmax of processed logits, or one-hot on the argmax if greedy."""
     if greedy:
@@ -136,12 +146,8 @@ def stream(model, input_ids, max_new_tokens, temperature=1.0, top_k=None, top_p=
            use_cache=True):
     """Yield the next token of every row, a (batch,) tensor, up to max_new_tokens times, or until every row has
     produced one of stop_ids (a finished row repeats its stop token). The arguments are generate's."""
-    if not greedy:
-        check_sampling(temperature, top_k, top_p, min_p)
-    check_sampling(repetition_penalty=repetition_penalty)
+    settings = sampling_settings(temperature, top_k, top_p, min_p, repetition_penalty, greedy)
     input_ids, n_pad, stop = check_prompt(model, input_ids, max_new_tokens, attention_mask, stop_ids, use_cache)
-    settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
-                    repetition_penalty=repetition_penalty, greedy=greedy)
     return decode_steps(model, input_ids, n_pad, max_new_tokens, stop, settings, generator, use_cache)
 
 
@@ -318,13 +324,9 @@ def speculative_generate(target, draft, input_ids, max_new_tokens, k=4, temperat
     check_pair(target, draft)
     if int(k) != k or k < 1:
         raise ValueError(f"k={k} must be an integer >= 1: the tokens the draft proposes per round")
-    if not greedy:
-        check_sampling(temperature, top_k, top_p, min_p)
-    check_sampling(repetition_penalty=repetition_penalty)
+    settings = sampling_settings(temperature, top_k, top_p, min_p, repetition_penalty, greedy)
     check_prompt(draft, input_ids, max_new_tokens, attention_mask, stop_ids)
     input_ids, n_pad, stop = check_prompt(target, input_ids, max_new_tokens, attention_mask, stop_ids)
-    settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
-                    repetition_penalty=repetition_penalty, greedy=greedy)
     B, T = input_ids.shape
     caches = [model.new_cache(B, T + max_new_tokens + k) for model in (target, draft)]
     for model, cache in zip((target, draft), caches):

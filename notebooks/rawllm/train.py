@@ -564,8 +564,7 @@ def evaluate(model: nn.Module, sampler: BatchSampler, steps: int, autocast=conte
     for step in range(steps):
         x, y = sampler.batch(step)
         with autocast:
-            logits = model(x.to(device))
-        losses.append(F.cross_entropy(logits.flatten(0, 1).float(), y.to(device).flatten()).item())
+            losses.append(model_loss(model, model, x.to(device), y.to(device)).item())
     model.train(was_training)
     return sum(losses) / len(losses)
 
@@ -804,9 +803,9 @@ def start_run(config: TrainConfig, model: nn.Module | None = None) -> Run:
     """Everything a run needs, resumed from config.checkpoint_dir's latest checkpoint when there is one."""
     rank, world_size, local_rank = init_distributed()
     check_config(config, world_size)
-    if model is not None and config_differences(config_dict(model.config), config_dict(config.model)):
-        raise ValueError("config.model differs from the given model's config: " +
-                         "; ".join(config_differences(config_dict(model.config), config_dict(config.model))))
+    differences = [] if model is None else config_differences(config_dict(model.config), config_dict(config.model))
+    if differences:
+        raise ValueError("config.model differs from the given model's config: " + "; ".join(differences))
     device = run_device(config, local_rank, world_size)
     amp_dtype = autocast_dtype(device) if config.amp else torch.float32
     tokenizer = load_series_tokenizer() if config.data in SOURCES else None
