@@ -23,21 +23,20 @@ PACKAGE_DIR = NOTEBOOKS_DIR / "rawllm"
 GITHUB_REPO = "rawllm/rawllm"
 REPO_URL = f"https://github.com/{GITHUB_REPO}"
 
-# Packages that Colab lacks and the series needs; the setup cell installs only those missing.
-COLAB_EXTRAS = ("tokenizers", "datasets", "safetensors", "regex", "tqdm")
-
 SETUP_CELL = f'''\
 # Setup: the same cell opens every notebook (template in notebooks/export.py).
-import importlib.util, os, subprocess, sys
+import os, subprocess, sys
 REPO_URL = "{REPO_URL}"
 if "google.colab" in sys.modules and not os.path.isdir("rawllm"):
     if not os.path.isdir("/content/rawllm"):
         subprocess.run(["git", "clone", "--depth=1", REPO_URL, "/content/rawllm"], check=True)
     os.chdir("/content/rawllm/notebooks")
-    missing = [p for p in {json.dumps(list(COLAB_EXTRAS))} if importlib.util.find_spec(p) is None]
-    if missing:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
-from rawllm.core import SMOKE, pick_device, seed_everything
+from rawllm.core import REPO_ROOT, SMOKE, install_requirements, outdated_requirements, pick_device, seed_everything
+if "google.colab" in sys.modules:           # install what is missing or too old; never torch, numpy, ipywidgets
+    installed, kept_old = install_requirements(REPO_ROOT / "requirements.txt")
+    print("installed:", ", ".join(installed) or "nothing (Colab has every requirement)", *kept_old, sep="\\n  ")
+elif outdated := outdated_requirements(REPO_ROOT / "requirements.txt"):
+    print("missing or too old:", ", ".join(outdated), "- run: pip install -r requirements.txt")
 DEVICE, AMP_DTYPE = pick_device()
 seed_everything(1337)
 print(f"device: {{DEVICE}}, autocast dtype: {{AMP_DTYPE}}, smoke run: {{SMOKE}}")'''

@@ -90,3 +90,35 @@ def test_atomic_write_replaces_whole_files_and_keeps_the_old_one_on_failure(tmp_
     core.atomic_write(target, lambda tmp: tmp.write_text("second"))
     assert target.read_text() == "second"
     assert sorted(p.name for p in target.parent.iterdir()) == ["file.txt"]
+
+
+def test_requirement_floors_read_the_lower_bounds(tmp_path):
+    path = tmp_path / "requirements.txt"
+    path.write_text("# comment\ntorch>=2.9   # why\nipywidgets>=7.6,<9\nnumpy\n-r other.txt\nPyYAML >= 6.0\n")
+    assert core.requirement_floors(path) == {"torch": "2.9", "ipywidgets": "7.6", "pyyaml": "6.0"}
+
+
+def test_outdated_requirements_name_missing_and_old_packages(tmp_path):
+    path = tmp_path / "requirements.txt"
+    have = core.installed_version("pytest")
+    path.write_text(f"pytest>={have}\nnot-a-real-package-xyz>=1.0\ntorch>=999.0\n")
+    assert core.outdated_requirements(path) == {"not-a-real-package-xyz": (None, "1.0"),
+                                                "torch": (core.installed_version("torch"), "999.0")}
+
+
+def test_install_requirements_upgrades_all_but_the_kept_packages(tmp_path, monkeypatch):
+    import subprocess
+    path = tmp_path / "requirements.txt"
+    path.write_text("pytest>=0.1\nnot-a-real-package-xyz>=1.0\ntorch>=999.0\n")
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda args, check: calls.append(args))
+    installed, kept_old = core.install_requirements(path)
+    assert installed == ["not-a-real-package-xyz>=1.0"]          # torch is older than its floor but kept
+    assert len(kept_old) == 1 and kept_old[0].startswith("torch ") and "kept as installed" in kept_old[0]
+    (args,) = calls
+    assert args[-2] == "-c" and "torch>=999.0" not in args
+    pins = open(args[-1]).read().splitlines()
+    assert f"torch=={core.installed_version('torch')}" in pins and f"numpy=={core.installed_version('numpy')}" in pins
+    calls.clear()
+    path.write_text("pytest>=0.1\n")
+    assert core.install_requirements(path) == ([], []) and calls == []

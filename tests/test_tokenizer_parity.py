@@ -5,8 +5,8 @@ import unicodedata
 
 import pytest
 
-tokenizers = pytest.importorskip("tokenizers")
-from tokenizers import Regex, Tokenizer, pre_tokenizers  # noqa: E402
+import tokenizers
+from tokenizers import Regex, Tokenizer, pre_tokenizers
 
 from rawllm.tokenizer import (BYTE_CHARS, GPT4_PATTERN, SERIES_SPECIAL_TOKENS, BPETokenizer,  # noqa: E402
                               byte_level_merges, compile_pattern, hf_merges, split_text,

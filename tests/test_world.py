@@ -263,7 +263,7 @@ def test_write_corpus_and_cli_reproduce_the_files(tmp_path):
 
 
 def test_jsonl_loads_with_datasets(tmp_path, val):
-    datasets = pytest.importorskip("datasets")
+    import datasets
     files = {"train": str(TRAIN_FILE), "validation": str(VAL_FILE)}
     dataset = datasets.load_dataset("json", data_files=files, cache_dir=str(tmp_path))
     assert dataset["train"].num_rows == TRAIN_STORIES and dataset["validation"].num_rows == VAL_STORIES

@@ -31,13 +31,19 @@ def atomic_write(path, write) -> Path:
     """Write a file so that readers see the old version or the new one, never half of one.
 
     `write(tmp)` fills a temporary file beside `path`; `os.replace` then renames it onto `path`, which the
-    operating system does in one step. A run killed mid-write leaves only a stray `.tmp` file behind.
+    operating system does in one step. The temporary name is unique to the process and the call, so processes
+    writing the same file at once (ranks of a `torchrun`) never rename each other's half-written files.
+    A run killed mid-write leaves only a stray `.tmp` file behind.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{random.SystemRandom().getrandbits(32):08x}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return path
 
 
@@ -92,3 +98,53 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+KEEP_INSTALLED = ("torch", "numpy", "ipywidgets",       # Colab's builds match its CUDA and its widget front end
+                  "jupyter", "nbclient", "nbformat", "ipykernel")   # the headless runner's; Colab has its own kernel
+
+
+def requirement_floors(path) -> dict:
+    """{package: minimum version} from the `name>=version` lines of a requirements file."""
+    import re
+    floors = {}
+    for line in Path(path).read_text().splitlines():
+        match = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][0-9A-Za-z.]*)", line.split("#", 1)[0])
+        if match:
+            floors[match.group(1).lower()] = match.group(2)
+    return floors
+
+
+def installed_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def outdated_requirements(path) -> dict:
+    """{package: (installed version or None, floor)} for every requirement missing or older than its floor."""
+    from packaging.version import Version
+    have = {name: installed_version(name) for name in requirement_floors(path)}
+    return {name: (have[name], floor) for name, floor in requirement_floors(path).items()
+            if have[name] is None or Version(have[name]) < Version(floor)}
+
+
+def install_requirements(path, keep=KEEP_INSTALLED) -> tuple[list, list]:
+    """pip-install every requirement of `path` that is missing or below its floor, except the packages in `keep`,
+    whose installed versions are pinned so that pip cannot replace them as a dependency either.
+    Returns (specs installed, messages about kept packages older than their floor)."""
+    import subprocess
+    import sys
+    import tempfile
+    outdated = outdated_requirements(path)
+    todo = [f"{name}>={floor}" for name, (_, floor) in outdated.items() if name not in keep]
+    kept_old = [f"{name} {have} is older than the series' floor {floor}; kept as installed"
+                for name, (have, floor) in outdated.items() if name in keep and have is not None]
+    if todo:
+        pins = [f"{name}=={installed_version(name)}\n" for name in keep if installed_version(name)]
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
+            constraints.write("".join(pins))
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *todo, "-c", constraints.name], check=True)
+    return todo, kept_old
