@@ -158,7 +158,7 @@ def decode_steps(model, input_ids, n_pad, max_new_tokens, stop, settings, genera
     cache = model.new_cache(B, T + max_new_tokens) if use_cache else None
     tokens, real = input_ids, torch.arange(T, device=input_ids.device) >= n_pad[:, None]     # (B, T) each
     done = torch.zeros(B, dtype=torch.bool, device=input_ids.device)
-    step_input = input_ids
+    step_input, n_pad = input_ids, (n_pad if n_pad.any() else None)                       # None: no row is padded
     for _ in range(max_new_tokens):
         if use_cache:
             logits = model_logits(model, step_input, cache, tokens.shape[1] - step_input.shape[1], n_pad)[:, -1]
@@ -208,24 +208,16 @@ def left_padding(input_ids: torch.Tensor, attention_mask=None) -> torch.Tensor:
 
 def model_logits(model, input_ids, cache=None, start: int = 0, n_pad=None) -> torch.Tensor:
     """Logits (batch, seq, vocab) of input_ids in columns start .. start + seq - 1 of rows that begin with n_pad[b]
-    padding tokens: each row's positions count from its first real token, and no token attends to padding.
-    Without padding: model(input_ids, cache=cache, start_pos=start)."""
-    if n_pad is None or not n_pad.any():
+    padding tokens (None: no padding), through the model's own forward: attention_mask is 0 on the padding
+    columns, and each row's position_ids count from its first real token."""
+    if n_pad is None:
         return model(input_ids, cache=cache, start_pos=start)
-    B, T = input_ids.shape
-    columns = torch.arange(start, start + T, device=input_ids.device)
-    positions = (columns[None, :] - n_pad[:, None]).clamp_min(0)                  # (B, T)
-    cos, sin = model.position_embeddings(0, int(positions.max()) + 1, input_ids.device)
-    rope = (cos[positions], sin[positions])                                       # (B, T, head_dim) each
-    keys = torch.arange(start + T, device=input_ids.device)
-    mask = (keys[None, None, :] >= n_pad[:, None, None]) | (keys[None, None, :] == columns[None, :, None])
-    x = model.model.embed_tokens(input_ids)                                       # (B, T, d_model)
-    for i, layer in enumerate(model.model.layers):
-        layer_cache = None if cache is None else cache[i]
-        x = x + layer.self_attn(layer.input_layernorm(x), rope, attention_mask=mask[:, None], cache=layer_cache)
-        out = layer.mlp(layer.post_attention_layernorm(x))
-        x = x + (out[0] if isinstance(out, tuple) else out)                      # an MoE layer adds its routing
-    return model.lm_head(model.model.norm(x))
+    columns = torch.arange(start + input_ids.shape[1], device=input_ids.device)
+    attention_mask = (columns >= n_pad[:, None]).long()                               # (B, start + T)
+    position_ids = (columns[start:] - n_pad[:, None]).clamp_min(0)                    # (B, T)
+    if cache is None:                                                                 # the keys are these T tokens
+        attention_mask = attention_mask[:, start:]
+    return model(input_ids, attention_mask=attention_mask, position_ids=position_ids, cache=cache, start_pos=start)
 
 
 def rewind(cache, pos: int) -> None:
@@ -329,11 +321,12 @@ def speculative_generate(target, draft, input_ids, max_new_tokens, k=4, temperat
     input_ids, n_pad, stop = check_prompt(target, input_ids, max_new_tokens, attention_mask, stop_ids)
     B, T = input_ids.shape
     caches = [model.new_cache(B, T + max_new_tokens + k) for model in (target, draft)]
+    state = dict(tokens=input_ids, real=torch.arange(T, device=input_ids.device) >= n_pad[:, None],
+                 done=torch.zeros(B, dtype=torch.bool, device=input_ids.device), new=[])
+    n_pad = n_pad if n_pad.any() else None                                         # None: no row is padded
     for model, cache in zip((target, draft), caches):
         if T > 1:
             model_logits(model, input_ids[:, :-1], cache, 0, n_pad)              # every token but the last
-    state = dict(tokens=input_ids, real=torch.arange(T, device=input_ids.device) >= n_pad[:, None],
-                 done=torch.zeros(B, dtype=torch.bool, device=input_ids.device), new=[])
     stats = dict(rounds=0, proposed=0, checked=0, accepted=0, target_forwards=0, draft_forwards=0)
     while len(state["new"]) < max_new_tokens and not state["done"].all():
         step = speculative_round(target, draft, caches, state, min(k, max_new_tokens - len(state["new"]) - 1), n_pad,

@@ -47,8 +47,8 @@ class Block(nn.Module):
         self.input_layernorm = RMSNorm(c.d_model, c.norm_eps)
         self.post_attention_layernorm = RMSNorm(c.d_model, c.norm_eps)
 
-    def forward(self, x, position_embeddings, cache=None):
-        x = x + self.self_attn(self.input_layernorm(x), position_embeddings, cache=cache)
+    def forward(self, x, position_embeddings, attention_mask=None, cache=None):
+        x = x + self.self_attn(self.input_layernorm(x), position_embeddings, attention_mask=attention_mask, cache=cache)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -137,10 +137,13 @@ class Decoder(nn.Module):
 
 
 def check_input_ids(input_ids: torch.Tensor, config: ModelConfig, start_pos: int) -> None:
+    """Shape, dtype and context length always; the id values only on the CPU, where reading them is free (on a GPU,
+    `.min()` in Python would make the host wait for the device at every step)."""
     if input_ids.dim() != 2 or input_ids.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"input_ids must be integer token ids of shape (batch, seq), got {input_ids.dtype} "
                          f"{tuple(input_ids.shape)}")
-    if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= config.vocab_size):
+    if input_ids.device.type == "cpu" and input_ids.numel() and (input_ids.min() < 0 or
+                                                                 input_ids.max() >= config.vocab_size):
         bad = input_ids[(input_ids < 0) | (input_ids >= config.vocab_size)]
         raise ValueError(f"token ids {bad.unique()[:8].tolist()} are outside the vocabulary 0 .. {config.vocab_size - 1}")
     end = start_pos + input_ids.shape[1]
@@ -149,16 +152,56 @@ def check_input_ids(input_ids: torch.Tensor, config: ModelConfig, start_pos: int
                          f"model's context of max_seq_len={config.max_seq_len} positions")
 
 
-def rotary_tables(inv_freq: torch.Tensor, attention_factor: float, start: int, length: int):
-    """(cos, sin), each (length, head_dim) in float32, for positions start .. start + length - 1 (half-split)."""
-    positions = torch.arange(start, start + length, device=inv_freq.device).float()
-    angles = positions[:, None] * inv_freq[None, :]
+def rotary_tables(inv_freq: torch.Tensor, attention_factor: float, positions: torch.Tensor):
+    """(cos, sin) in float32 for integer `positions` (seq,) or (batch, seq): each (..., head_dim), half-split."""
+    angles = positions.to(inv_freq.device).float()[..., None] * inv_freq              # (..., head_dim / 2)
     angles = torch.cat((angles, angles), dim=-1)
     return angles.cos() * attention_factor, angles.sin() * attention_factor
 
 
+def check_mask_and_positions(attention_mask, position_ids, input_shape, n_cached: int) -> None:
+    """Clear errors for an attention_mask that is not (batch, cached + seq) or position_ids that are not (batch, seq)."""
+    B, T = input_shape
+    if attention_mask is not None and (attention_mask.dim() != 2 or tuple(attention_mask.shape) != (B, n_cached + T)):
+        raise ValueError(f"attention_mask must be (batch, cached + new tokens) = ({B}, {n_cached} + {T}) of 1 (real) "
+                         f"and 0 (padding), got shape {tuple(attention_mask.shape)}")
+    if position_ids is not None:
+        if position_ids.dim() != 2 or position_ids.shape[0] not in (1, B) or position_ids.shape[1] != T:
+            raise ValueError(f"position_ids must be (batch, seq) = ({B}, {T}) (or (1, {T})), got shape "
+                             f"{tuple(position_ids.shape)}")
+        if position_ids.dtype.is_floating_point or position_ids.dtype == torch.bool:
+            raise ValueError(f"position_ids must be integers, got {position_ids.dtype}")
+
+
+def document_ids(position_ids: torch.Tensor) -> torch.Tensor:
+    """(batch, seq): the index of the document each token belongs to. A document starts wherever the position does
+    not follow the previous token's by one, as when several documents are packed in a row, each from position 0."""
+    step = torch.diff(position_ids, dim=-1, prepend=position_ids[:, :1] - 1)
+    return (step != 1).cumsum(dim=-1)
+
+
+def build_attention_mask(attention_mask, position_ids, n_cached: int, n_new: int):
+    """(batch, 1, n_new, n_cached + n_new) bool, True where a new token may attend to a key, before causality
+    (which the attention layers add): the key is a real token (attention_mask) and, when nothing is cached, in
+    the query's document (position_ids). A token always sees itself, so that no row is entirely masked (a padding
+    query would get NaN from SDPA). None when both are None: plain causal attention, SDPA's fast path."""
+    if attention_mask is None and position_ids is None:
+        return None
+    device = (attention_mask if attention_mask is not None else position_ids).device
+    n_keys = n_cached + n_new
+    allowed = torch.ones(1, 1, n_new, n_keys, dtype=torch.bool, device=device)
+    if attention_mask is not None:
+        allowed = allowed & attention_mask.bool()[:, None, None, :]                    # keys that are real tokens
+    if position_ids is not None and n_cached == 0:
+        docs = document_ids(position_ids)
+        allowed = allowed & (docs[:, None, :, None] == docs[:, None, None, :])          # same document
+    itself = torch.arange(n_keys, device=device) == torch.arange(n_cached, n_keys, device=device)[:, None]
+    return allowed | itself
+
+
 class Transformer(nn.Module):
-    """Decoder-only transformer: model(input_ids (batch, seq)) -> logits (batch, seq, vocab_size)."""
+    """Decoder-only transformer: model(input_ids (batch, seq)) -> logits (batch, seq, vocab_size);
+    model.hidden_states(...) -> the final hidden states (batch, seq, d_model) that the head reads."""
 
     block = Block                                 # the layer class; a subclass may swap in another
 
@@ -176,29 +219,45 @@ class Transformer(nn.Module):
         if self.config.tie_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
 
-    def position_embeddings(self, start: int, length: int, device):
+    def position_embeddings(self, positions: torch.Tensor, device):
+        """The rotary tables (cos, sin) for integer positions (seq,) or (batch, seq)."""
         if device not in self._inv_freq:
             c = self.config
             inv_freq, factor = rope_frequencies(c.head_dim, c.rope_theta, c.rope_scaling)
             self._inv_freq[device] = (inv_freq.to(device), factor)
-        return rotary_tables(*self._inv_freq[device], start, length)
+        return rotary_tables(*self._inv_freq[device], positions)
 
-    def forward(self, input_ids: torch.Tensor, cache: list | None = None, start_pos: int | None = None):
-        """Logits (batch, seq, vocab). With a cache, input_ids are the tokens after the cached ones."""
-        cache_pos = None if cache is None else check_cache(cache, self.config.n_layers)
-        if start_pos is not None and cache_pos is not None and start_pos != cache_pos:
-            raise ValueError(f"start_pos={start_pos} but the cache holds {cache_pos} positions")
-        start = start_pos if start_pos is not None else (cache_pos or 0)
+    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                      position_ids: torch.Tensor | None = None, cache: list | None = None,
+                      start_pos: int | None = None) -> torch.Tensor:
+        """The final hidden states (batch, seq, d_model): every block and the last norm, without the head.
+        attention_mask (batch, cached + seq): 1 on real tokens, 0 on padding. position_ids (batch, seq): the
+        tokens' positions, by default start .. start + seq - 1; where they do not step by one, a new document
+        starts and no token attends across the boundary. With a cache, input_ids follow the cached tokens."""
+        n_cached = 0 if cache is None else check_cache(cache, self.config.n_layers)
+        if start_pos is not None and cache is not None and start_pos != n_cached:
+            raise ValueError(f"start_pos={start_pos} but the cache holds {n_cached} positions")
+        start = n_cached if start_pos is None else start_pos
         check_input_ids(input_ids, self.config, start)
+        check_mask_and_positions(attention_mask, position_ids, input_ids.shape, n_cached)
+        mask = build_attention_mask(attention_mask, position_ids, n_cached, input_ids.shape[1])  # None: plain causal
+        if position_ids is None:
+            position_ids = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)
         x = self.model.embed_tokens(input_ids)                              # (B, T, d_model)
-        rope = self.position_embeddings(start, input_ids.shape[1], x.device)
+        rope = self.position_embeddings(position_ids, x.device)
         checkpointing = self.gradient_checkpointing and self.training and cache is None and torch.is_grad_enabled()
         for i, layer in enumerate(self.model.layers):
             if checkpointing:
-                x = checkpoint(layer, x, rope, use_reentrant=False)
+                x = checkpoint(layer, x, rope, mask, use_reentrant=False)
             else:
-                x = layer(x, rope, cache=None if cache is None else cache[i])
-        return self.lm_head(self.model.norm(x))                             # (B, T, vocab_size)
+                x = layer(x, rope, attention_mask=mask, cache=None if cache is None else cache[i])
+        return self.model.norm(x)                                           # (B, T, d_model)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None, cache: list | None = None,
+                start_pos: int | None = None) -> torch.Tensor:
+        """Logits (batch, seq, vocab_size): lm_head(hidden_states(...)), with hidden_states' arguments."""
+        return self.lm_head(self.hidden_states(input_ids, attention_mask, position_ids, cache, start_pos))
 
     def new_cache(self, batch_size: int, max_len: int | None = None) -> list:
         """One empty KV cache per layer (rolling over the window in sliding layers), for max_len positions."""

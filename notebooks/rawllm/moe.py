@@ -271,8 +271,8 @@ class MoEBlock(nn.Module):
         self.post_attention_layernorm = RMSNorm(c.d_model, c.norm_eps)
         self.routing = None
 
-    def forward(self, x, position_embeddings, cache=None):
-        x = x + self.self_attn(self.input_layernorm(x), position_embeddings, cache=cache)
+    def forward(self, x, position_embeddings, attention_mask=None, cache=None):
+        x = x + self.self_attn(self.input_layernorm(x), position_embeddings, attention_mask=attention_mask, cache=cache)
         h = self.post_attention_layernorm(x)
         if isinstance(self.mlp, MoE):
             out, self.routing = self.mlp(h)
