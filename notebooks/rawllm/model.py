@@ -152,6 +152,16 @@ def check_input_ids(input_ids: torch.Tensor, config: ModelConfig, start_pos: int
                          f"model's context of max_seq_len={config.max_seq_len} positions")
 
 
+def check_cache(cache: list, n_layers: int) -> int:
+    """The common write position of a per-layer cache list."""
+    if len(cache) != n_layers:
+        raise ValueError(f"the cache has {len(cache)} layers, the model {n_layers}: make it with model.new_cache")
+    positions = {layer_cache.pos for layer_cache in cache}
+    if len(positions) != 1:
+        raise ValueError(f"the layers' caches are at different positions {sorted(positions)}")
+    return positions.pop()
+
+
 def rotary_tables(inv_freq: torch.Tensor, attention_factor: float, positions: torch.Tensor):
     """(cos, sin) in float32 for integer `positions` (seq,) or (batch, seq): each (..., head_dim), half-split."""
     angles = positions.to(inv_freq.device).float()[..., None] * inv_freq              # (..., head_dim / 2)
@@ -280,16 +290,6 @@ class Transformer(nn.Module):
     def save_pretrained(self, path) -> None:
         """Write config.json and model.safetensors that transformers' AutoModelForCausalLM loads."""
         write_pretrained(self, path)
-
-
-def check_cache(cache: list, n_layers: int) -> int:
-    """The common write position of a per-layer cache list."""
-    if len(cache) != n_layers:
-        raise ValueError(f"the cache has {len(cache)} layers, the model {n_layers}: make it with model.new_cache")
-    positions = {layer_cache.pos for layer_cache in cache}
-    if len(positions) != 1:
-        raise ValueError(f"the layers' caches are at different positions {sorted(positions)}")
-    return positions.pop()
 
 
 def init_weights(model: nn.Module, std: float = 0.02) -> None:

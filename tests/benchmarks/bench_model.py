@@ -8,7 +8,8 @@ generated tokens are checked equal before anything is timed. Printed, each figur
 in this one process, the contenders run in turns:
 
 * one training step (forward, cross-entropy, backward) on a batch of 8 x 256 tokens: ours over transformers'
-  (both with PyTorch's fused attention, `sdpa`, transformers' default);
+  (both with PyTorch's fused attention, `sdpa`, transformers' default), without a mask (plain causal attention)
+  and on a right-padded batch with its `attention_mask` (rows of 64 to 256 real tokens, loss on real tokens);
 * greedy decoding of `--new-tokens` tokens after a 32-token prompt, batch 1: our `greedy_decode` with its
   KV cache over `model.generate(do_sample=False)` with transformers' cache;
 * our decoding without the cache (recomputing every position at every step) over with it.
@@ -30,11 +31,14 @@ from rawllm.model import Transformer, greedy_decode  # noqa: E402
 
 
 
-def training_step(model, ids, logits_of):
+def training_step(model, ids, logits_of, attention_mask=None):
+    targets = ids[:, 1:] if attention_mask is None else ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
+    kwargs = {} if attention_mask is None else {"attention_mask": attention_mask}
+
     def run():
         model.zero_grad(set_to_none=True)
-        logits = logits_of(model(ids))
-        F.cross_entropy(logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten()).backward()
+        logits = logits_of(model(ids, **kwargs))
+        F.cross_entropy(logits[:, :-1].flatten(0, 1), targets.flatten()).backward()
     return run
 
 
@@ -69,6 +73,15 @@ def main(argv=None) -> int:
     ours_step, theirs_step = best_times([training_step(ours, ids, lambda out: out),
                                          training_step(theirs, ids, lambda out: out.logits)], args.repeat)
     print(f"training step, batch 8 x 256      ours {ours_step * 1e3:8.1f} ms   transformers {theirs_step * 1e3:8.1f} ms"
+          f"   ratio {ours_step / theirs_step:.2f}")
+    lengths = torch.linspace(64, 256, 8).long()
+    mask = (torch.arange(256) < lengths[:, None]).long()                     # right padding
+    real = mask.bool()
+    torch.testing.assert_close(ours(ids, attention_mask=mask)[real], theirs(ids, attention_mask=mask).logits[real],
+                               atol=1e-4, rtol=1e-4)
+    ours_step, theirs_step = best_times([training_step(ours, ids, lambda out: out, mask),
+                                         training_step(theirs, ids, lambda out: out.logits, mask)], args.repeat)
+    print(f"padded training step, 8 x 256     ours {ours_step * 1e3:8.1f} ms   transformers {theirs_step * 1e3:8.1f} ms"
           f"   ratio {ours_step / theirs_step:.2f}")
 
     ours.eval(), theirs.eval()

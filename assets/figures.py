@@ -1,0 +1,159 @@
+"""Drawn figures of the series: their sources, and the command that redraws them and embeds them in the notebooks.
+
+    python assets/figures.py           draw every figure to assets/<name>.png and embed it in its notebook
+    python assets/figures.py --check   exit 1 if a notebook's embedded copy differs from assets/<name>.png
+
+A figure is embedded as an attachment of the markdown cell that shows it (`![...](attachment:<name>.png)`), so it
+renders in Jupyter, JupyterLab, Colab and on GitHub without fetching a file from the repository.
+
+One visual language: a token or a tensor cell is a rounded square; real tokens are blue, padding is grey,
+an allowed attention link is blue, a blocked one white, a token's link to itself (kept for padding) orange.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import FancyBboxPatch  # noqa: E402
+
+ASSETS = Path(__file__).resolve().parent
+NOTEBOOKS = ASSETS.parent / "notebooks"
+BLUE, LIGHT_BLUE, GREY, ORANGE, INK, DOC2 = "#3b75af", "#a9c8e8", "#d4d4d4", "#ef8a3c", "#222222", "#6aa84f"
+plt.rcParams.update({"font.family": "DejaVu Sans", "font.size": 10, "svg.hashsalt": "rawllm"})
+
+
+def cell(ax, x, y, colour, text="", text_colour="white", size=0.9, fontsize=9):
+    """One rounded square of side `size` centred at (x, y), with a label."""
+    ax.add_patch(FancyBboxPatch((x - size / 2, y - size / 2), size, size, boxstyle="round,pad=0,rounding_size=0.12",
+                                facecolor=colour, edgecolor="white", linewidth=1))
+    if text:
+        ax.text(x, y, text, ha="center", va="center", color=text_colour, fontsize=fontsize)
+
+
+def mask_grid(ax, allowed, colours, x0, y0, labels):
+    """A (T, T) attention mask: row i = query i, column j = key j; colours[i][j] fills each cell."""
+    n = len(allowed)
+    for i in range(n):
+        for j in range(n):
+            cell(ax, x0 + j, y0 - i, colours[i][j], size=0.92)
+    for j, label in enumerate(labels):
+        ax.text(x0 + j, y0 + 0.8, label, ha="center", va="bottom", fontsize=8, rotation=90, color=INK)
+        ax.text(x0 - 0.8, y0 - j, label, ha="right", va="center", fontsize=8, color=INK)
+
+
+def padded_batch_mask():
+    """Notebook 04: a left-padded batch, its attention_mask and position_ids, and the (T, T) mask of one row;
+    a packed row of two documents and its block-diagonal causal mask."""
+    fig, axes = plt.subplots(1, 3, figsize=(14.5, 4.8), gridspec_kw={"width_ratios": [1.25, 1, 1]})
+    rows = [["Mia", "found", "a", "red", "shell", "."], ["Tom", "ran", "home", "."], ["The", "dog", "slept", "."]]
+    width = 6
+    ax = axes[0]
+    for b, words in enumerate(rows):
+        n_pad = width - len(words)
+        y = 3 - b * 1.9
+        for t in range(width):
+            real = t >= n_pad
+            cell(ax, t, y, BLUE if real else GREY, words[t - n_pad] if real else "pad", "white" if real else INK,
+                 fontsize=8)
+            ax.text(t, y - 0.72, f"{int(real)}   {max(t - n_pad, 0)}", ha="center", va="center", fontsize=7.5,
+                    color=INK)
+        ax.text(-0.75, y, f"row {b}", ha="right", va="center", fontsize=9)
+    ax.text(2.5, 4.25, "input_ids (batch 3, seq 6), padded on the left", ha="center", fontsize=10, weight="bold")
+    ax.text(2.5, -2.05, "under each token: attention_mask (3, 6), position_ids (3, 6)", ha="center", fontsize=8.5,
+            color=INK)
+    ax.set_xlim(-2.2, 6), ax.set_ylim(-2.4, 4.6)
+
+    ax = axes[1]
+    n_pad, labels = 2, ["pad", "pad", "Tom", "ran", "home", "."]
+    colours = [[ORANGE if i == j and i < n_pad else BLUE if (j <= i and j >= n_pad) else "white"
+                for j in range(width)] for i in range(width)]
+    mask_grid(ax, colours, colours, 0, 3.5, labels)
+    for j in range(n_pad):
+        ax.add_patch(plt.Rectangle((j - 0.5, -2.0), 1, 6.0, facecolor=GREY, alpha=0.35, edgecolor="none"))
+    ax.text(2.5, 5.35, "row 1 of the mask (3, 1, 6, 6): what each query sees", ha="center", fontsize=10, weight="bold")
+    ax.text(2.5, -2.55, "causal  AND  key is a real token\n(a pad query keeps itself: no empty softmax row)",
+            ha="center", va="top", fontsize=8.5, color=INK)
+    ax.text(-1.6, 1, "query", rotation=90, ha="center", va="center", fontsize=9)
+    ax.set_xlim(-2.2, 6), ax.set_ylim(-3.6, 6.0)
+
+    ax = axes[2]
+    docs = [0, 0, 0, 1, 1, 1]
+    positions = [0, 1, 2, 0, 1, 2]
+    labels = ["Mia", "sang", ".", "Tom", "ran", "."]
+    colours = [[(BLUE if docs[i] == 0 else DOC2) if (j <= i and docs[i] == docs[j]) else "white"
+                for j in range(width)] for i in range(width)]
+    mask_grid(ax, colours, colours, 0, 3.5, labels)
+    ax.text(2.5, 5.35, "a packed row: two documents", ha="center", fontsize=10, weight="bold")
+    ax.text(2.5, -2.55, f"position_ids {positions}\nrestart at 0: a new document, so no token\nattends across "
+            "the boundary", ha="center", va="top", fontsize=8.5, color=INK)
+    ax.set_xlim(-2.2, 6), ax.set_ylim(-3.6, 6.0)
+    for ax in axes:
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = {"padded_batch_mask": ("04_transformer.ipynb", padded_batch_mask)}
+
+
+def draw(name: str) -> Path:
+    notebook, make = FIGURES[name]
+    fig = make()
+    path = ASSETS / f"{name}.png"
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def attachment_cells(nb: dict, name: str) -> list[dict]:
+    return [c for c in nb["cells"] if c["cell_type"] == "markdown" and f"(attachment:{name}.png)" in "".join(c["source"])]
+
+
+def embed(name: str) -> bool:
+    """Put assets/<name>.png into the markdown cell of its notebook that shows it; True when it changed."""
+    path = NOTEBOOKS / FIGURES[name][0]
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cells = attachment_cells(nb, name)
+    if len(cells) != 1:
+        raise SystemExit(f"{path.name}: expected one markdown cell showing attachment:{name}.png, found {len(cells)}")
+    data = base64.b64encode((ASSETS / f"{name}.png").read_bytes()).decode()
+    attachments = {f"{name}.png": {"image/png": data}}
+    if cells[0].get("attachments") == attachments:
+        return False
+    cells[0]["attachments"] = attachments
+    path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return True
+
+
+def stale() -> list[str]:
+    """Figures whose embedded copy differs from assets/<name>.png."""
+    problems = []
+    for name, (notebook, _) in FIGURES.items():
+        nb = json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))
+        cells = attachment_cells(nb, name)
+        embedded = cells[0].get("attachments", {}).get(f"{name}.png", {}).get("image/png") if len(cells) == 1 else None
+        if embedded is None or base64.b64decode(embedded) != (ASSETS / f"{name}.png").read_bytes():
+            problems.append(f"{notebook}: {name}.png")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        problems = stale()
+        for problem in problems:
+            print(f"stale figure: {problem} (run python assets/figures.py)", file=sys.stderr)
+        return 1 if problems else 0
+    for name in FIGURES:
+        print("drew", draw(name).name, "and embedded it" if embed(name) else "(embedded copy unchanged)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
