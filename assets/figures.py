@@ -100,11 +100,11 @@ def padded_batch_mask():
     return fig
 
 
-FIGURES = {"padded_batch_mask": ("04_transformer.ipynb", padded_batch_mask)}
+FIGURES = {"padded_batch_mask": (("04_transformer.ipynb", "07_generation.ipynb"), padded_batch_mask)}   # name: (notebooks, drawing)
 
 
 def draw(name: str) -> Path:
-    notebook, make = FIGURES[name]
+    _, make = FIGURES[name]
     fig = make()
     path = ASSETS / f"{name}.png"
     fig.savefig(path, dpi=110, metadata={"Software": None})
@@ -117,30 +117,33 @@ def attachment_cells(nb: dict, name: str) -> list[dict]:
 
 
 def embed(name: str) -> bool:
-    """Put assets/<name>.png into the markdown cell of its notebook that shows it; True when it changed."""
-    path = NOTEBOOKS / FIGURES[name][0]
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    cells = attachment_cells(nb, name)
-    if len(cells) != 1:
-        raise SystemExit(f"{path.name}: expected one markdown cell showing attachment:{name}.png, found {len(cells)}")
+    """Put assets/<name>.png into the markdown cell of each notebook that shows it; True when one changed."""
     data = base64.b64encode((ASSETS / f"{name}.png").read_bytes()).decode()
     attachments = {f"{name}.png": {"image/png": data}}
-    if cells[0].get("attachments") == attachments:
-        return False
-    cells[0]["attachments"] = attachments
-    path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return True
+    changed = False
+    for notebook in FIGURES[name][0]:
+        path = NOTEBOOKS / notebook
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cells = attachment_cells(nb, name)
+        if len(cells) != 1:
+            raise SystemExit(f"{notebook}: expected one markdown cell showing attachment:{name}.png, found {len(cells)}")
+        if cells[0].get("attachments") != attachments:
+            cells[0]["attachments"] = attachments
+            path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            changed = True
+    return changed
 
 
 def stale() -> list[str]:
     """Figures whose embedded copy differs from assets/<name>.png."""
     problems = []
-    for name, (notebook, _) in FIGURES.items():
-        nb = json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))
-        cells = attachment_cells(nb, name)
-        embedded = cells[0].get("attachments", {}).get(f"{name}.png", {}).get("image/png") if len(cells) == 1 else None
-        if embedded is None or base64.b64decode(embedded) != (ASSETS / f"{name}.png").read_bytes():
-            problems.append(f"{notebook}: {name}.png")
+    for name, (notebooks, _) in FIGURES.items():
+        for notebook in notebooks:
+            nb = json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))
+            cells = attachment_cells(nb, name)
+            embedded = cells[0].get("attachments", {}).get(f"{name}.png", {}).get("image/png") if len(cells) == 1 else None
+            if embedded is None or base64.b64decode(embedded) != (ASSETS / f"{name}.png").read_bytes():
+                problems.append(f"{notebook}: {name}.png")
     return problems
 
 
