@@ -260,25 +260,39 @@ def test_mla_absorbed_decoding_equals_plain_forward(q_lora_rank):
     assert cache.k.shape[-1] == 16 and cache.v.shape[-1] == 8 and cache.k.shape[1] == 1
 
 
-@pytest.mark.parametrize("interleave,yarn", [(False, False), (True, True)])
+YARN_DEEPSEEK = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0, "original_max_position_embeddings": 256,
+                 "mscale_all_dim": 0.707}
+
+
+@pytest.mark.parametrize("interleave,yarn", [(False, False), (True, True), (False, True)])
 def test_mla_equals_transformers_deepseek_v3_attention(interleave, yarn):
+    """Each side builds its own rope tables: ours with rawllm.rope.rope_cos_sin, transformers with the model's
+    DeepseekV3RotaryEmbedding (its ROPE_INIT_FUNCTIONS). With YaRN (rotary dim 16, original context 256), the ramp
+    blends pairs 1..3 and the tables carry the attention factor 0.1 ln 4 + 1, so both must match."""
     from transformers import DeepseekV3Config
-    from transformers.models.deepseek_v3.modeling_deepseek_v3 import DeepseekV3Attention
-    rope = ({"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0, "original_max_position_embeddings": 32,
-             "mscale_all_dim": 0.707} if yarn else {"rope_type": "default", "rope_theta": 10000.0})
+    from transformers.models.deepseek_v3.modeling_deepseek_v3 import DeepseekV3Attention, DeepseekV3RotaryEmbedding
+
+    from rawllm.rope import rope_cos_sin
+    dims = dict(MLA_DIMS, qk_rope_head_dim=16)
+    rope = YARN_DEEPSEEK if yarn else {"rope_type": "default", "rope_theta": 10000.0}
     config = DeepseekV3Config(hidden_size=64, num_attention_heads=4, num_key_value_heads=4, q_lora_rank=32,
-                              kv_lora_rank=16, qk_rope_head_dim=8, qk_nope_head_dim=16, v_head_dim=12,
-                              rope_interleave=interleave, max_position_embeddings=128, rope_parameters=rope)
+                              kv_lora_rank=16, qk_rope_head_dim=16, qk_nope_head_dim=16, v_head_dim=12,
+                              rope_interleave=interleave, max_position_embeddings=1024, rope_parameters=dict(rope))
     config._attn_implementation = "eager"
     hf = DeepseekV3Attention(config, layer_idx=0).eval()
-    scale = mla_softmax_scale(24, 4.0, 0.707) if yarn else None
-    ours = randomize(MultiHeadLatentAttention(**MLA_DIMS, q_lora_rank=32, rope_interleave=interleave, softmax_scale=scale))
+    scale = mla_softmax_scale(32, 4.0, 0.707) if yarn else None
+    ours = randomize(MultiHeadLatentAttention(**dims, q_lora_rank=32, rope_interleave=interleave, softmax_scale=scale))
     hf.load_state_dict(ours.state_dict(), strict=True)
     assert hf.scaling == pytest.approx(ours.softmax_scale, rel=1e-12)
-    cos, sin = rope_tables(9, 8)
-    x = torch.randn(2, 9, 64)
+    T = 40
+    x = torch.randn(2, T, 64)
+    cos, sin = rope_cos_sin(16, T, 10000.0, rope)
+    hf_cos, hf_sin = DeepseekV3RotaryEmbedding(config)(x, torch.arange(T)[None])
+    plain_cos, _ = rope_tables(T, 16)
+    if yarn:                                              # the YaRN tables are not the plain ones
+        assert not torch.allclose(hf_cos[0], plain_cos, atol=1e-2)
     with torch.no_grad():
-        torch.testing.assert_close(ours(x, (cos, sin)), hf(x, (cos[None], sin[None]), float_causal(9))[0], **TOL)
+        torch.testing.assert_close(ours(x, (cos, sin)), hf(x, (hf_cos, hf_sin), float_causal(T))[0], **TOL)
 
 
 def test_mla_cache_is_smaller_than_gqa():

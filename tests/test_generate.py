@@ -15,7 +15,7 @@ from transformers.generation.logits_process import (MinPLogitsWarper, Repetition
 import rawllm.generate as generation
 from rawllm.generate import (TextStreamer, apply_repetition_penalty, apply_temperature, generate, left_padding,
                              min_p_filter, model_logits, process_logits, residual_distribution, sampling_explorer,
-                             speculative_accept, speculative_generate, stream, stream_text, top_k_filter,
+                             rewind, speculative_accept, speculative_generate, stream, stream_text, top_k_filter,
                              top_p_filter, utf8_complete_prefix)
 from rawllm.model import ModelConfig, Transformer, greedy_decode
 from rawllm.tokenizer import BPETokenizer
@@ -173,6 +173,62 @@ def test_padded_logits_equal_each_row_alone_with_and_without_cache():
         torch.testing.assert_close(pieces[i, 8 - len(row):], alone, atol=1e-5, rtol=1e-5)
 
 
+def test_rewind_forgets_later_positions_and_the_next_write_goes_there():
+    """Prompt, then junk, rewind to the prompt's end, then a continuation: the same logits as a fresh cache fed the
+    prompt and the continuation (and as the full forward), so the junk is neither seen nor kept."""
+    model = random_model()
+    prompt, junk, more = torch.randint(0, 64, (2, 6)), torch.randint(0, 64, (2, 5)), torch.randint(0, 64, (2, 3))
+    with torch.no_grad():
+        fresh = model.new_cache(2, 16)
+        model(prompt, cache=fresh)
+        expected = model(more, cache=fresh)
+        cache = model.new_cache(2, 16)
+        model(prompt, cache=cache)
+        model(junk, cache=cache)
+        rewind(cache, 15)                                       # past the end: nothing to forget
+        assert [c.pos for c in cache] == [11, 11]
+        rewind(cache, 6)
+        assert [c.pos for c in cache] == [6, 6]
+        after = model(more, cache=cache, start_pos=6)           # start_pos must be where the cache now ends
+        torch.testing.assert_close(after, expected, atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(after, model(torch.cat([prompt, more], 1))[:, 6:], atol=1e-5, rtol=1e-5)
+        assert [c.pos for c in cache] == [9, 9]
+        for c, f in zip(cache, fresh):
+            torch.testing.assert_close(c.k[:, :, :9], f.k[:, :, :9], atol=1e-6, rtol=1e-6)
+        rewind(cache, 0)                                        # all the way back: a fresh start
+        torch.testing.assert_close(model(prompt, cache=cache), model(prompt), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("layer_types", [None, ["full_attention", "sliding_attention"]])
+def test_rewinding_a_rolling_cache_that_overwrote_positions_raises(layer_types):
+    model = random_model(sliding_window=4, layer_types=layer_types)
+    cache = model.new_cache(1, 16)
+    with torch.no_grad():
+        model(torch.randint(0, 64, (1, 6)), cache=cache)        # 6 positions in a window of 4: 0 and 1 are gone
+    rewind(cache, 6)                                            # not backwards: fine
+    rewind(cache, 10)
+    assert {c.pos for c in cache} == {6}
+    with pytest.raises(ValueError, match="rolling cache"):
+        rewind(cache, 3)
+    assert {c.pos for c in cache} == {6}, "a refused rewind must leave every layer as it was"
+
+
+@pytest.mark.parametrize("back_to", [5, 2])
+def test_a_rolling_cache_rewinds_while_it_holds_the_window(back_to):
+    """Window 4: after 6 tokens positions 2..5 are held, so a rewind to 5 (which needs 2..4) works; after 3
+    tokens nothing was overwritten, so a rewind to 2 works. Either way, what follows equals a fresh cache."""
+    model = random_model(sliding_window=4)
+    seen = 6 if back_to == 5 else 3
+    tokens, more = torch.randint(0, 64, (1, seen)), torch.randint(0, 64, (1, 3))
+    with torch.no_grad():
+        cache = model.new_cache(1, 16)
+        model(tokens, cache=cache)
+        rewind(cache, back_to)
+        after = model(more, cache=cache)
+        expected = model(torch.cat([tokens[:, :back_to], more], 1))[:, back_to:]
+    torch.testing.assert_close(after, expected, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("use_cache", [True, False])
 def test_batched_generation_equals_each_row_alone(use_cache):
     model = random_model()
@@ -290,8 +346,9 @@ def pooled_chi_square(counts, probs):
     """Pearson's chi-square and its degrees of freedom, outcomes expected fewer than 5 times pooled into one cell."""
     expected = probs * counts.sum()
     large = expected >= 5
-    counts = torch.cat([counts[large], counts[~large].sum()[None]]).float()
-    expected = torch.cat([expected[large], expected[~large].sum()[None]])
+    pooled = [counts[~large].sum()[None]] if (~large).any() else []         # no empty cell: 0 / 0 would be nan
+    counts = torch.cat([counts[large], *pooled]).float()
+    expected = torch.cat([expected[large], *([expected[~large].sum()[None]] if pooled else [])])
     return float(((counts - expected) ** 2 / expected).sum()), len(counts) - 1
 
 
@@ -348,6 +405,60 @@ def test_speculative_one_row_at_a_time_follows_the_target(tiny_pair):
         counts[new[0, 0] * 4 + new[0, 1]] += 1
     chi2, dof = pooled_chi_square(counts, exact_distribution(target, prompt, 2))
     assert chi2 < dof + 6 * (2 * dof) ** 0.5
+
+
+TEMPERATURE_TOP_P = dict(temperature=0.8, top_p=0.8)
+
+
+@pytest.fixture(scope="module")
+def flat_pair():
+    """Like tiny_pair with flatter distributions, so that top-p 0.8 keeps two or three of the four tokens."""
+    target = random_model(vocab=4, d_model=16, n_layers=1, scale=0.1, max_seq_len=16, seed=0)
+    draft = random_model(vocab=4, d_model=16, n_layers=1, scale=0.1, max_seq_len=16, seed=1)
+    return target, draft
+
+
+def warped_exact_distribution(model, prompt, n_new, temperature=1.0, top_p=None):
+    """exact_distribution after transformers' TemperatureLogitsWarper and TopPLogitsWarper at every step."""
+    vocab = model.config.vocab_size
+    continuations = torch.tensor(list(itertools.product(range(vocab), repeat=n_new)))
+    ids = torch.cat([prompt.expand(len(continuations), -1), continuations], 1)
+    with torch.no_grad():
+        scores = TemperatureLogitsWarper(temperature)(None, model(ids)[:, prompt.shape[1] - 1:-1].reshape(-1, vocab))
+    if top_p is not None:
+        scores = TopPLogitsWarper(top_p)(None, scores)
+    logp = scores.log_softmax(-1).reshape(len(continuations), n_new, vocab)
+    return logp.gather(-1, continuations[..., None])[..., 0].sum(1).exp()
+
+
+def test_speculative_with_temperature_and_top_p_follows_the_processed_target(flat_pair):
+    """Temperature 0.8 and top-p 0.8: three tokens (27 of 64 outcomes in the nucleus) from 30000 identical rows
+    follow the target's warped distribution (transformers' warpers), never leave its nucleus, and the first token
+    matches its probabilities. Sampling the target without top-p would put a third of the rows outside."""
+    target, draft = flat_pair
+    prompt, n_new, rows = torch.tensor([[1, 2]]), 3, 30_000
+    probs = warped_exact_distribution(target, prompt, n_new, **TEMPERATURE_TOP_P)
+    without_top_p = warped_exact_distribution(target, prompt, n_new, TEMPERATURE_TOP_P["temperature"])
+    assert without_top_p[probs == 0].sum() > 0.3 and (probs > 0).sum() > 20     # top-p matters here
+    new = speculative_generate(target, draft, prompt.expand(rows, -1), n_new, k=2, **TEMPERATURE_TOP_P,
+                               generator=torch.Generator().manual_seed(0))
+    vocab = target.config.vocab_size
+    counts = torch.bincount((new * vocab ** torch.arange(n_new - 1, -1, -1)).sum(1), minlength=vocab ** n_new)
+    assert counts[probs == 0].sum() == 0                         # nothing outside the nucleus, ever
+    chi2, dof = pooled_chi_square(counts[probs > 0], probs[probs > 0])
+    assert chi2 < dof + 6 * (2 * dof) ** 0.5
+    first = torch.bincount(new[:, 0], minlength=vocab) / rows
+    first_probs = probs.reshape(vocab, -1).sum(1)
+    torch.testing.assert_close(first, first_probs, atol=4 * (0.25 / rows) ** 0.5, rtol=0)
+
+
+def test_speculative_draft_and_target_process_logits_alike(flat_pair):
+    """draft == target with temperature and top-p: the draft's processed distribution q must be the target's p,
+    so every draft is accepted. A draft that skipped top-p (or the temperature) would propose tokens p rules out."""
+    target, _ = flat_pair
+    new, stats = speculative_generate(target, target, torch.tensor([[3, 0]]).expand(300, -1), 8, k=3, return_stats=True,
+                                      generator=torch.Generator().manual_seed(2), **TEMPERATURE_TOP_P)
+    assert new.shape == (300, 8) and stats["acceptance_rate"] == 1.0 and stats["target_forwards"] == 2
 
 
 @pytest.mark.parametrize("k", [1, 3, 5])

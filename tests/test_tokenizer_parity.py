@@ -179,12 +179,57 @@ def test_exported_tokenizer_json_with_custom_pattern_and_reused_ids(tmp_path):
         assert [e.ids for e in hf.encode_batch(words)] == tok.encode_batch(words), merges
 
 
-def test_exported_file_is_the_tokenizer_json_hugging_face_would_write(corpus_tokenizer, tmp_path):
+def gpt2_byte_to_unicode() -> dict[int, str]:
+    """GPT-2's byte -> printable character table (bytes_to_unicode in openai/gpt-2 encoder.py), written out here
+    so that the exported vocabulary is checked against the published alphabet, not against our own."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            table[b] = chr(b)
+        else:
+            table[b], extra = chr(256 + extra), extra + 1
+    return table
+
+
+VARIED = ["<|im_start|>user\nThe fox  found\t\ta red ball!<|im_end|>\n<|im_start|>assistant\n",
+          "Zoë's 🦊 said « bonjour » — 你好, こんにちは, Привет… 1234567 ²³ e\u0301", " " * 17 + "x\n\n\n" + "\t" * 5,
+          "<|endoftext|><|endoftext|>Once upon a time<|pad|><|pad|>", "<|endoftext", "a\r\n\r\nb  \u3000 c\x00\x7f",
+          "def f(x):\n    return x ** 2  # it's, we'll, THEY'RE\n"]
+
+
+def test_exported_tokenizer_json_equals_what_tokenizers_trains(corpus_tokenizer, tmp_path):
+    """Our exported file, read as plain JSON, against the reference `tokenizers` trains itself on the same corpus
+    (the same merges: test_identical_merges_*): same merge list, same vocabulary strings, ids that follow ours, and
+    `Tokenizer.from_file(ours)` splits varied text into the reference's tokens with our ids."""
     tok, _ = corpus_tokenizer
     tok.save_tokenizer_json(tmp_path / "ours.json")
     ours = json.loads((tmp_path / "ours.json").read_text(encoding="utf-8"))
-    reference = json.loads(Tokenizer.from_file(str(tmp_path / "ours.json")).to_str())
-    assert ours["pre_tokenizer"] == reference["pre_tokenizer"]
-    assert ours["added_tokens"] == reference["added_tokens"]
-    assert ours["model"]["vocab"] == reference["model"]["vocab"]
+    reference_tok = train_hf(corpus_texts("train")[:1500], 2048, special_tokens=SERIES_SPECIAL_TOKENS)
+    reference = json.loads(reference_tok.to_str())
+
     assert [tuple(m.split(" ")) for m in ours["model"]["merges"]] == [tuple(m) for m in reference["model"]["merges"]]
+    vocab, ref_vocab, n_special = ours["model"]["vocab"], reference["model"]["vocab"], len(SERIES_SPECIAL_TOKENS)
+    assert len(vocab) == len(set(vocab.values())) == tok.vocab_size == reference_tok.get_vocab_size() == 2048
+    assert set(vocab) == set(ref_vocab)
+    by_id = sorted(vocab, key=vocab.get)
+    assert [vocab[s] for s in by_id] == list(range(2048))                     # ids 0 .. 2047, none missing
+    assert by_id[:256] == [gpt2_byte_to_unicode()[b] for b in range(256)]     # ids 0..255: the bytes, in order
+    assert by_id[256:-n_special] == sorted(ref_vocab, key=ref_vocab.get)[n_special + 256:]   # learned, by rank
+    for rank, (a, b) in enumerate(reference["model"]["merges"]):              # merge r makes token 256 + r
+        assert vocab[a + b] == 256 + rank, (rank, a, b)
+    assert by_id[-n_special:] == list(SERIES_SPECIAL_TOKENS)
+    assert [{k: v for k, v in t.items() if k != "id"} for t in ours["added_tokens"]] == \
+        [{k: v for k, v in t.items() if k != "id"} for t in reference["added_tokens"]]
+    assert [t["id"] for t in ours["added_tokens"]] == [vocab[s] for s in SERIES_SPECIAL_TOKENS]
+    assert ours["pre_tokenizer"] == reference["pre_tokenizer"]
+    assert ours["normalizer"] is None and ours["post_processor"] is None and ours["decoder"]["type"] == "ByteLevel"
+    model_options = {k: v for k, v in reference["model"].items() if k not in ("vocab", "merges")}
+    assert {k: v for k, v in ours["model"].items() if k not in ("vocab", "merges")} == model_options
+
+    loaded = Tokenizer.from_file(str(tmp_path / "ours.json"))
+    for text in VARIED + ADVERSARIAL[:-1]:
+        encoding, expected = loaded.encode(text), reference_tok.encode(text)
+        assert encoding.tokens == expected.tokens, text
+        assert encoding.ids == [vocab[t] for t in expected.tokens] == tok.encode(text, allowed_special="all"), text
+        assert loaded.decode(encoding.ids, skip_special_tokens=False) == text

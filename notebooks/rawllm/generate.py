@@ -221,11 +221,22 @@ def model_logits(model, input_ids, cache=None, start: int = 0, n_pad=None) -> to
 
 
 def rewind(cache, pos: int) -> None:
-    """Forget what a model's cache (one per layer) holds from position pos on; the next write goes there."""
+    """Forget what a model's cache (one per layer) holds from position pos on; the next write goes there.
+    A rolling (sliding-window) cache can be rewound only while it still holds the window before pos; every
+    layer is checked before any is changed."""
     for layer_cache in cache:
         if not layer_cache.keeps_every_position and layer_cache.pos > pos:
-            raise ValueError("a rolling (sliding-window) cache has overwritten old positions and cannot be rewound")
-        layer_cache.pos = min(layer_cache.pos, pos)
+            window = layer_cache.k.shape[2]
+            oldest_held, oldest_needed = max(0, layer_cache.pos - window), max(0, pos - window + 1)
+            if oldest_needed < oldest_held:
+                raise ValueError(f"a sliding-window layer's rolling cache (window {window}) no longer holds positions "
+                                 f"{oldest_needed}..{oldest_held - 1}, which position {pos} attends to: it cannot "
+                                 f"be rewound from {layer_cache.pos} to {pos}")
+    for layer_cache in cache:
+        if layer_cache.pos > pos:
+            if not layer_cache.keeps_every_position:
+                layer_cache.slot_positions[layer_cache.slot_positions >= pos] = -1
+            layer_cache.pos = pos
 
 
 def utf8_complete_prefix(data: bytes) -> int:
