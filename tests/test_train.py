@@ -1,5 +1,7 @@
 """rawllm.train: token files, samplers, the loop (accumulation, guards, MoE), checkpoints (exact resume, a kill
 during a save, config mismatch), two processes under torchrun against one, the base model, the command line."""
+import copy
+import functools
 import json
 import os
 import signal
@@ -12,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 
 import rawllm.core
@@ -218,12 +221,96 @@ def test_non_finite_losses_skip_the_step_then_stop(token_file):
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), before) if not a.isnan().any())
 
 
+def first_batch(token_file, config):
+    return BatchSampler(open_tokens(token_file), config.seq_len, config.batch_size, seed=config.seed).batch(0)
+
+
+def tiny_moe(**changes):
+    from rawllm.moe import MoEConfig
+    return MoEConfig(**dict(vocab_size=300, d_model=32, n_layers=1, n_heads=2, max_seq_len=32, n_experts=4, top_k=2,
+                            d_ff=32) | changes)
+
+
 def test_mixture_of_experts_trains_with_its_balancing_loss(token_file):
-    from rawllm.moe import MoEConfig, MoETransformer
-    moe = MoEConfig(vocab_size=300, d_model=32, n_layers=1, n_heads=2, max_seq_len=32, n_experts=4, top_k=2, d_ff=32)
-    model = MoETransformer(moe)
-    history = train(tiny_config(token_file, model=moe, max_steps=3), model, progress=False)
-    assert len(history["loss"]) == 3 and all(np.isfinite(history["loss"]))
+    from rawllm.moe import MoETransformer
+    config = tiny_config(token_file, model=tiny_moe(), max_steps=1, warmup_steps=0, aux_loss_coef=0.5)
+    model = MoETransformer(config.model)
+    reference = copy.deepcopy(model)
+    history = train(config, model, progress=False)
+    x, y = first_batch(token_file, config)
+    with torch.no_grad():
+        ce = F.cross_entropy(reference(x).flatten(0, 1), y.flatten())
+        probs = reference.routings()[0].logits.softmax(-1)                       # (N, E)
+        chosen = torch.zeros_like(probs).scatter(1, probs.topk(2, dim=-1).indices, 1.0)
+        switch = 4 * (chosen.mean(0) * probs.mean(0)).sum()
+    assert switch > 1.0                                                           # not negligible
+    assert history["loss"][0] == pytest.approx((ce + 0.5 * switch).item(), rel=1e-5)
+
+
+def sequence_loss_by_hand(scores, experts, k):
+    """DeepSeek-V3's sequence-wise loss written out: scores (B, T, E), experts (B, T, k)."""
+    B, T, E = scores.shape
+    losses = []
+    for b in range(B):
+        f = E / (k * T) * torch.bincount(experts[b].flatten(), minlength=E).float()
+        P = (scores[b] / scores[b].sum(-1, keepdim=True)).mean(0)
+        losses.append((f * P).sum())
+    return torch.stack(losses).mean()
+
+
+def test_a_sigmoid_router_trains_with_the_sequence_loss_and_the_bias_update(token_file):
+    from rawllm.moe import MoETransformer
+    config = tiny_config(token_file, model=tiny_moe(scoring="sigmoid", correction_bias=True), max_steps=1,
+                         warmup_steps=0, grad_accum_steps=2, aux_loss_coef=0.0, seq_aux_loss_coef=0.5,
+                         bias_update_rate=0.01)
+    model = MoETransformer(config.model)
+    reference = copy.deepcopy(model)
+    history = train(config, model, progress=False)
+    x, y = first_batch(token_file, config)
+    with torch.no_grad():
+        ce = F.cross_entropy(reference(x).flatten(0, 1), y.flatten())
+        routing = reference.routings()[0]
+        sequence = sequence_loss_by_hand(routing.scores.view(8, 16, 4), routing.experts.view(8, 16, 2), 2)
+    assert history["loss"][0] == pytest.approx((ce + 0.5 * sequence).item(), rel=1e-5)
+    load = torch.bincount(routing.experts.flatten(), minlength=4).float()       # both micro-batches together
+    expected_bias = 0.01 * torch.sign(load.mean() - load)
+    assert expected_bias.abs().sum() > 0
+    assert torch.equal(model.moe_layers()[0].gate.e_score_correction_bias, expected_bias)
+
+
+def test_balancing_settings_must_fit_the_router(token_file):
+    sigmoid = tiny_moe(scoring="sigmoid", correction_bias=True)
+    with pytest.raises(ValueError, match="aux_loss_coef=0.01: the Switch loss balances softmax probabilities"):
+        check_config(tiny_config(token_file, model=sigmoid))
+    with pytest.raises(ValueError, match="bias_update_rate=0.1 needs routers with a selection bias"):
+        check_config(tiny_config(token_file, model=tiny_moe(), bias_update_rate=0.1))
+    with pytest.raises(ValueError, match="bias_update_rate=0.1 needs routers with a selection bias"):
+        check_config(tiny_config(token_file, bias_update_rate=0.1))
+    with pytest.raises(ValueError, match="seq_aux_loss_coef=0.1 needs a mixture of experts"):
+        check_config(tiny_config(token_file, seq_aux_loss_coef=0.1))
+    with pytest.raises(ValueError, match="must be >= 0"):
+        check_config(tiny_config(token_file, model=tiny_moe(), aux_loss_coef=-1.0))
+    check_config(tiny_config(token_file, model=sigmoid, aux_loss_coef=0.0, seq_aux_loss_coef=1e-4,
+                             bias_update_rate=1e-3))
+
+
+def test_model_loss_with_an_attention_mask_counts_the_real_tokens_only():
+    from rawllm.moe import MoETransformer
+    from rawllm.train import model_loss
+    torch.manual_seed(0)
+    model = MoETransformer(tiny_moe())
+    x = torch.randint(0, 300, (2, 8))
+    mask = torch.tensor([[1] * 8, [1] * 5 + [0] * 3])
+    y = torch.randint(0, 300, (2, 8)).masked_fill(mask == 0, -100)
+    x[1, 5:] = 0                                                                  # padding ids
+    loss = model_loss(model, model, x, y, aux_loss_coef=1.0, attention_mask=mask)
+    with torch.no_grad():                                      # the two rows alone, the second without its padding
+        rows = [(model(ids), model.routings()[0].logits) for ids in (x[:1], x[1:, :5])]
+        ce = F.cross_entropy(torch.cat([logits[0] for logits, _ in rows]), y.flatten()[mask.flatten().bool()])
+        probs = torch.cat([router_logits for _, router_logits in rows]).softmax(-1)
+        chosen = torch.zeros_like(probs).scatter(1, probs.topk(2, dim=-1).indices, 1.0)
+        switch = 4 * (chosen.mean(0) * probs.mean(0)).sum()
+    torch.testing.assert_close(loss.detach(), ce + switch)
 
 
 def test_base_model_round_trip(token_file, tokenizer, tmp_path, monkeypatch):
@@ -254,10 +341,98 @@ def test_a_loss_spike_is_reported():
     assert run.history["events"] == ["step 21: loss spike, 5.000 against a recent mean of 2.000"]
 
 
-def test_fp16_autocast_with_a_gradient_scaler_trains_and_checkpoints_the_scaler(token_file, tmp_path, monkeypatch):
+def test_fp16_autocast_with_a_gradient_scaler_clips_unscaled_gradients_and_resumes_the_scaler(token_file, tmp_path,
+                                                                                                 monkeypatch):
     import rawllm.train
+    from rawllm.train import start_run
     monkeypatch.setattr(rawllm.train, "autocast_dtype", lambda device: torch.float16)   # the T4 path, on the CPU
-    history = train(tiny_config(token_file, max_steps=3, checkpoint_dir=str(tmp_path)), progress=False)
+    monkeypatch.setattr(torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler, growth_interval=1))
+    config = tiny_config(token_file, max_steps=4, checkpoint_dir=str(tmp_path))
+    model = Transformer(config.model)
+    reference = copy.deepcopy(model)
+    history = train(replace(config, stop_at_step=2), model, progress=False)
     assert all(np.isfinite(history["loss"]))
-    state = json.loads((tmp_path / "step-000003" / "state.json").read_text())
-    assert state["scaler"]["scale"] > 0
+    x, y = first_batch(token_file, config)
+    with torch.autocast("cpu", dtype=torch.float16):
+        loss = F.cross_entropy(reference(x).flatten(0, 1).float(), y.flatten())
+    loss.backward()                                                                # no scaling at all
+    unscaled_norm = torch.stack([p.grad.norm() for p in reference.parameters()]).norm().item()
+    assert history["grad_norm"][0] == pytest.approx(unscaled_norm, rel=1e-2)
+    saved = json.loads((tmp_path / "step-000002" / "state.json").read_text())["scaler"]["scale"]
+    assert saved != 2.0 ** 16                                                      # it grew from its initial value
+    assert start_run(config).scaler.get_scale() == saved
+
+
+def test_bf16_autocast_trains_on_the_cpu(token_file, monkeypatch):
+    import rawllm.train
+    config = tiny_config(token_file, max_steps=8, lr=1e-2, schedule="constant")
+    fp32 = train(config, progress=False)["loss"]
+    monkeypatch.setattr(rawllm.train, "autocast_dtype", lambda device: torch.bfloat16)
+    bf16 = train(config, progress=False)["loss"]
+    assert all(np.isfinite(bf16)) and bf16 != fp32                               # autocast did run in bf16
+    assert sum(bf16[-2:]) < sum(bf16[:2]) - 0.5
+    np.testing.assert_allclose(bf16, fp32, rtol=0.05)
+
+
+def test_compile_trains_the_same_model(token_file, monkeypatch):
+    """compile=True goes through torch.compile (TorchDynamo's capture and AOTAutograd's backward). The backend is
+    "aot_eager": Inductor works here too, but generating and compiling C++ for a model takes ~40 s of CPU."""
+    compiled = []
+    real_compile = torch.compile
+
+    def compile_aot_eager(model, **kwargs):
+        compiled.append(model)
+        return real_compile(model, backend="aot_eager", **kwargs)
+
+    monkeypatch.setattr(torch, "compile", compile_aot_eager)
+    config = tiny_config(token_file, max_steps=2)
+    eager = train(config, progress=False)["loss"]
+    assert train(replace(config, compile=True), progress=False)["loss"] == pytest.approx(eager, rel=1e-5)
+    assert len(compiled) == 1
+
+
+def test_bos_aligned_windows_start_at_endoftext(token_file, tokenizer):
+    from rawllm.train import start_run
+    eot = tokenizer.special_tokens[EOT]
+    aligned = start_run(tiny_config(token_file, bos_aligned=True))
+    assert all((sampler.batch(step)[0][:, 0] == eot).all() for sampler in (aligned.train_sampler, aligned.val_sampler)
+               for step in range(5))
+    packed = start_run(tiny_config(token_file)).train_sampler
+    assert not all((packed.batch(step)[0][:, 0] == eot).all() for step in range(5))
+
+
+def test_max_tokens_caps_the_token_file_at_whole_documents(tmp_path, texts, tokenizer):
+    lengths = [len(tokenizer.encode(text)) + 1 for text in texts]
+    cap = sum(lengths[:7]) - 3                                                     # inside the 7th document
+    header = write_token_file(tmp_path / "capped.bin", iter(texts), tokenizer, "test", max_tokens=cap, chunk=4)
+    assert header["num_documents"] == 7 and header["num_tokens"] == sum(lengths[:7])
+    assert len(open_tokens(tmp_path / "capped.bin", tokenizer)) == sum(lengths[:7])
+    from rawllm.tokenizer import load_series_tokenizer
+    path = prepare_tokens("stories", "val", load_series_tokenizer(), max_tokens=1000)
+    header = read_header(path)
+    assert 1000 <= header["num_tokens"] < 1000 + 600 and header["num_documents"] < 20
+
+
+def test_resuming_on_another_token_file_is_refused_naming_both(token_file, tmp_path, texts, tokenizer):
+    data = tmp_path / "data.bin"
+    write_token_file(data, iter(texts), tokenizer, "test")
+    config = tiny_config(data, checkpoint_dir=str(tmp_path / "run"))
+    train(replace(config, stop_at_step=2), progress=False)
+    first = read_header(data)["num_tokens"]
+    write_token_file(data, iter(texts[:40]), tokenizer, "test")                  # same path, other tokens
+    second = read_header(data)["num_tokens"]
+    with pytest.raises(ValueError, match=rf"trained on the token file data.bin \({first} tokens.*"
+                                         rf"this run reads data.bin \({second} tokens"):
+        train(config, progress=False)
+
+
+def test_command_line_saves_a_mixture_of_experts_as_its_own_family(token_file, tmp_path, monkeypatch):
+    """`--n_experts` without `--model_type` must not inherit the dense default `llama`, which cannot hold experts."""
+    from rawllm.moe import MoETransformer
+    from rawllm.train import main
+    monkeypatch.setattr(rawllm.core, "CACHE_DIR", tmp_path)
+    main(["--data", str(token_file), "--vocab_size", "300", "--d_model", "32", "--n_layers", "1", "--n_heads", "2",
+          "--max_seq_len", "32", "--seq_len", "16", "--batch_size", "4", "--max_steps", "1", "--warmup_steps", "0",
+          "--n_experts", "4", "--top_k", "1", "--save_base_model", "--quiet"])
+    assert json.loads((base_model_dir() / "config.json").read_text())["model_type"] == "mixtral"
+    assert isinstance(load_base_model()[0], MoETransformer)

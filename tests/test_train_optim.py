@@ -248,3 +248,21 @@ def test_make_optimizers_muon_on_a_mixture_of_experts():
     assert "model.layers.0.mlp.gate.weight" in adamw_names                  # the router stays with AdamW
     assert {"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight"} <= set(adamw_names)
     assert len(muon_names) + len(adamw_names) == len(list(model.parameters()))
+
+
+@pytest.mark.parametrize("capability, expected", [((7, 5), torch.float16), ((8, 0), torch.bfloat16),
+                                                  ((9, 0), torch.bfloat16)])
+def test_newton_schulz_dtype_follows_the_gpu(monkeypatch, capability, expected):
+    from rawllm.train import ns_dtype
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert ns_dtype(torch.device("cuda", 0)) == expected
+    assert ns_dtype("cpu") == torch.bfloat16                 # torch.optim.Muon's dtype, which the CPU parity needs
+
+
+def test_newton_schulz_runs_in_the_chosen_dtype(monkeypatch):
+    import rawllm.train
+    G = torch.randn(16, 24)
+    monkeypatch.setattr(rawllm.train, "ns_dtype", lambda device: torch.float16)    # as on a T4
+    fp16 = newton_schulz(G)
+    torch.testing.assert_close(fp16, newton_schulz(G, dtype=torch.float16), rtol=0, atol=0)
+    assert not torch.equal(fp16, newton_schulz(G, dtype=torch.bfloat16))

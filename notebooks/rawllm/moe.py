@@ -93,23 +93,25 @@ class Router(nn.Module):
         self.e_score_correction_bias = nn.Buffer(torch.zeros(n_experts)) if correction_bias else None
 
     def forward(self, x: torch.Tensor) -> Routing:
-        """x (N, d_model) -> Routing over the N tokens."""
-        if self.scoring == "softmax":
-            return softmax_top_k(F.linear(x, self.weight), self.top_k, self.norm_topk_prob)
-        logits = F.linear(x.float(), self.weight.float())           # DeepSeek-V3 routes in float32
+        """x (N, d_model) -> Routing over the N tokens. Autocast is off here: under mixed precision the logits
+        stay float32 (a bf16 rounding can flip a close choice); without it they are in the weight's dtype."""
+        with torch.autocast(x.device.type, enabled=False):
+            if self.scoring == "softmax":
+                return softmax_top_k(F.linear(x.to(self.weight.dtype), self.weight), self.top_k, self.norm_topk_prob)
+            logits = F.linear(x.float(), self.weight.float())           # DeepSeek-V3 routes in float32, always
         return sigmoid_top_k(logits, self.top_k, self.e_score_correction_bias, self.n_group, self.topk_group,
                              self.norm_topk_prob, self.routed_scaling_factor)
 
 
 def dispatch_loop(x: torch.Tensor, experts: nn.ModuleList, routing: Routing) -> torch.Tensor:
     """The readable dispatch: for each expert, a boolean mask finds its (token, slot) pairs; it runs on those
-    tokens and its weighted output is added back. x (N, d) -> (N, d)."""
+    tokens and its weighted output is added back. x (N, d) -> (N, d). An expert with no token still runs, on
+    an empty slice, so that its weights get a (zero) gradient: DDP expects one for every parameter."""
     out = torch.zeros_like(x)
     for e, expert in enumerate(experts):
         token, slot = torch.where(routing.experts == e)                     # (n_e,), (n_e,)
-        if token.numel():
-            y = expert(x[token]) * routing.weights[token, slot, None]       # (n_e, d)
-            out = out.index_add(0, token, y.to(x.dtype))
+        y = expert(x[token]) * routing.weights[token, slot, None]           # (n_e, d), n_e may be 0
+        out = out.index_add(0, token, y.to(x.dtype))
     return out
 
 
@@ -121,7 +123,8 @@ def expert_capacity(n_tokens: int, n_experts: int, top_k: int, capacity_factor: 
 def dispatch_sorted(x: torch.Tensor, experts: nn.ModuleList, routing: Routing, capacity: int | None = None):
     """The fast dispatch: sort the N*k (token, expert) pairs by expert so that every expert reads one contiguous
     slice; with `capacity`, an expert keeps its first `capacity` pairs (earlier tokens first) and drops the rest,
-    whose tokens then get nothing from it (the block's residual carries them). Returns (out (N, d), kept (N, k))."""
+    whose tokens then get nothing from it (the block's residual carries them). Every expert runs, an idle one on an
+    empty slice (a zero gradient for DDP). Returns (out (N, d), kept (N, k))."""
     N, k = routing.experts.shape
     flat = routing.experts.reshape(-1)                                      # (N*k,) pair p = token * k + slot
     order = flat.argsort(stable=True)                                       # pairs grouped by expert, in token order
@@ -135,15 +138,18 @@ def dispatch_sorted(x: torch.Tensor, experts: nn.ModuleList, routing: Routing, c
         counts = counts.clamp(max=capacity)
     tokens = order // k
     inputs = x[tokens]                                                      # (kept pairs, d), sorted by expert
-    outputs = [expert(chunk) for expert, chunk in zip(experts, inputs.split(counts.tolist())) if chunk.numel()]
-    y = torch.cat(outputs) if outputs else inputs
+    y = torch.cat([expert(chunk) for expert, chunk in zip(experts, inputs.split(counts.tolist()))])  # idle ones too
     y = y * routing.weights.reshape(-1)[order, None]
     return torch.zeros_like(x).index_add(0, tokens, y.to(x.dtype)), kept.view(N, k)
 
 
-def expert_load(experts: torch.Tensor, n_experts: int) -> torch.Tensor:
-    """Tokens per expert: chosen ids (..., k) -> counts (E,) as float."""
-    return torch.bincount(experts.reshape(-1), minlength=n_experts).float()
+def expert_load(experts: torch.Tensor, n_experts: int, token_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Tokens per expert: chosen ids (N, k) (or (..., k)) -> counts (E,) as float. With token_mask, (batch, seq)
+    or (N,) holding 1 for a real token and 0 for padding, only the real tokens count."""
+    weights = None
+    if token_mask is not None:
+        weights = token_mask.reshape(-1, 1).float().expand(-1, experts.shape[-1]).reshape(-1)   # (N * k,)
+    return torch.bincount(experts.reshape(-1), weights=weights, minlength=n_experts).float()
 
 
 def max_violation(load: torch.Tensor) -> float:
@@ -151,30 +157,47 @@ def max_violation(load: torch.Tensor) -> float:
     return (load.max() / load.float().mean() - 1).item()
 
 
-def load_balancing_loss(router_logits, top_k: int) -> torch.Tensor:
+def masked_mean(values: torch.Tensor, token_mask: torch.Tensor | None = None, n_layers: int = 1) -> torch.Tensor:
+    """The mean over dim 0 of values (n_layers * N, ...) taking only real tokens: token_mask ((batch, seq) or
+    (N,), 1 = real, 0 = padding) is repeated for each of the n_layers stacked layers; None: the plain mean."""
+    if token_mask is None:
+        return values.mean(dim=0)
+    weights = token_mask.reshape(-1).to(values.dtype).repeat(n_layers)      # (n_layers * N,)
+    weights = weights.view(-1, *[1] * (values.ndim - 1))
+    return (values * weights).sum(dim=0) / weights.sum().clamp(min=1)
+
+
+def load_balancing_loss(router_logits, top_k: int, token_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Switch Transformer / Mixtral auxiliary loss, E * sum_i f_i P_i, where f_i is the fraction of tokens whose
     top-k includes expert i and P_i the mean router probability of expert i, over all tokens of all layers.
+    router_logits: (N, E) or a sequence of them (one per layer); token_mask (batch, seq) or (N,): real tokens only."""
+    layers = list(router_logits) if isinstance(router_logits, (list, tuple)) else [router_logits]
+    probs = torch.cat(layers).float().softmax(dim=-1)                       # (layers * N, E)
+    chosen = F.one_hot(probs.topk(top_k, dim=-1).indices, probs.shape[-1]).sum(1).float()   # (layers * N, E) 0/1
+    f, P = masked_mean(chosen, token_mask, len(layers)), masked_mean(probs, token_mask, len(layers))
+    return probs.shape[-1] * (f * P).sum()
+
+
+def router_z_loss(router_logits, token_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """ST-MoE's z-loss: mean over (real) tokens of logsumexp(logits)^2, which keeps the router's logits small.
     router_logits: (N, E) or a sequence of them (one per layer)."""
-    logits = torch.cat(list(router_logits)) if isinstance(router_logits, (list, tuple)) else router_logits
-    probs = logits.float().softmax(dim=-1)                                  # (N, E)
-    chosen = F.one_hot(probs.topk(top_k, dim=-1).indices, probs.shape[-1]).sum(1).float()   # (N, E) 0/1
-    return probs.shape[-1] * (chosen.mean(0) * probs.mean(0)).sum()
+    layers = list(router_logits) if isinstance(router_logits, (list, tuple)) else [router_logits]
+    return masked_mean(torch.cat(layers).float().logsumexp(dim=-1).pow(2), token_mask, len(layers))
 
 
-def sequence_balance_loss(scores: torch.Tensor, experts: torch.Tensor, top_k: int) -> torch.Tensor:
+def sequence_balance_loss(scores: torch.Tensor, experts: torch.Tensor, top_k: int,
+                          token_mask: torch.Tensor | None = None) -> torch.Tensor:
     """DeepSeek-V3's sequence-wise auxiliary loss (before its factor alpha), averaged over the batch:
     sum_i f_i P_i with f_i = E / (k T) * #{t: i chosen for t} and P_i = mean_t s_it / sum_j s_jt.
-    scores (B, T, E) affinities, experts (B, T, k) chosen ids."""
+    scores (B, T, E) affinities, experts (B, T, k) chosen ids; with token_mask (B, T), 1 = real token, T counts
+    a sequence's real tokens and a sequence without any is left out of the mean."""
     B, T, E = scores.shape
-    counts = F.one_hot(experts, E).sum(dim=(1, 2)).float()                  # (B, E)
-    f = counts * E / (top_k * T)
-    p = (scores / scores.sum(dim=-1, keepdim=True)).mean(dim=1)             # (B, E)
-    return (f * p).sum(dim=-1).mean()
-
-
-def router_z_loss(router_logits: torch.Tensor) -> torch.Tensor:
-    """ST-MoE's z-loss: mean over tokens of logsumexp(logits)^2, which keeps the router's logits small."""
-    return router_logits.float().logsumexp(dim=-1).pow(2).mean()
+    mask = scores.new_ones(B, T) if token_mask is None else token_mask.reshape(B, T).to(scores.dtype)
+    real = mask.sum(dim=1)                                                  # (B,) tokens per sequence
+    counts = (F.one_hot(experts, E).sum(dim=2) * mask[..., None]).sum(dim=1)                  # (B, E)
+    f = counts * E / (top_k * real.clamp(min=1))[:, None]
+    p = (scores / scores.sum(dim=-1, keepdim=True) * mask[..., None]).sum(dim=1) / real.clamp(min=1)[:, None]
+    return (f * p).sum(dim=-1).sum() / (real > 0).sum().clamp(min=1)
 
 
 @torch.no_grad()

@@ -50,11 +50,11 @@ def write_token_file(path, texts, tokenizer: BPETokenizer, source: str, max_toke
         with open(tmp, "wb") as f:
             for batch in batched(texts, chunk):
                 for ids in tokenizer.encode_batch(batch, allowed_special="none"):
+                    if max_tokens is not None and counts["tokens"] >= max_tokens:
+                        return                                  # the cap is reached: no further document
                     np.asarray([eot, *ids], dtype=dtype).tofile(f)
                     counts["tokens"] += len(ids) + 1
                     counts["documents"] += 1
-                if max_tokens is not None and counts["tokens"] >= max_tokens:
-                    break
 
     atomic_write(path.with_suffix(".bin"), write)
     header = {"format": TOKEN_FILE_FORMAT, "dtype": dtype.name, "vocab_size": tokenizer.vocab_size,
@@ -140,13 +140,13 @@ class BatchSampler:
     the rows of this rank's share of the global batch of `step`; y is x shifted by one token."""
 
     def __init__(self, tokens: np.ndarray, seq_len: int, batch_size: int, seed: int = 0,
-                 bos_token_id: int | None = None, rank: int = 0, world_size: int = 1):
+                 bos_token_id: int | None = None, rank: int = 0, world_size: int = 1, data: dict | None = None):
         if batch_size % world_size:
             raise ValueError(f"batch_size={batch_size} is not divisible by world_size={world_size}")
         if len(tokens) < seq_len + 1:
             raise ValueError(f"the token array has {len(tokens)} tokens, fewer than seq_len + 1 = {seq_len + 1}")
         self.tokens, self.seq_len, self.batch_size, self.seed = tokens, seq_len, batch_size, seed
-        self.rank, self.world_size = rank, world_size
+        self.rank, self.world_size, self.data = rank, world_size, data      # data: the file's data_fingerprint
         self.starts = None                                  # None: any offset; else the allowed window starts
         if bos_token_id is not None:
             self.starts = np.flatnonzero(np.asarray(tokens) == bos_token_id)
@@ -170,7 +170,7 @@ class BatchSampler:
 
     def state_dict(self) -> dict:
         return {"seed": self.seed, "seq_len": self.seq_len, "batch_size": self.batch_size,
-                "bos_aligned": self.starts is not None}
+                "bos_aligned": self.starts is not None, "data": self.data}
 
 
 def check_implementation(name: str, **flags) -> None:
@@ -298,13 +298,21 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float, params=None) -
 NS_COEFFICIENTS = (3.4445, -4.775, 2.0315)
 
 
+def ns_dtype(device) -> torch.dtype:
+    """Newton-Schulz's working dtype on `device`: on a GPU the series' autocast dtype (bf16 on sm_80+, fp16 on
+    older GPUs such as the T4, which lack native bf16); elsewhere bf16, as torch.optim.Muon uses everywhere."""
+    device = torch.device(device)
+    return autocast_dtype(device) if device.type == "cuda" else torch.bfloat16
+
+
 def newton_schulz(G: torch.Tensor, steps: int = 5, coefficients=NS_COEFFICIENTS, eps: float = 1e-7,
-                  dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
-    """An approximately orthogonal matrix U V^T (singular values in about [0.68, 1.2]) of G = U S V^T, shape of G."""
+                  dtype: torch.dtype | None = None) -> torch.Tensor:
+    """An approximately orthogonal matrix U V^T (singular values in about [0.68, 1.2]) of G = U S V^T, shape of G.
+    The iterations run in `dtype` (None: ns_dtype(G.device))."""
     if G.ndim != 2:
         raise ValueError(f"newton_schulz orthogonalises a matrix; got a tensor of shape {tuple(G.shape)}")
     a, b, c = coefficients
-    X = G.to(dtype)
+    X = G.to(dtype or ns_dtype(G.device))
     tall = G.shape[0] > G.shape[1]
     if tall:
         X = X.T                                                  # (min, max): the Gram matrix is min x min
@@ -447,7 +455,9 @@ class TrainConfig:
     device: str | None = None                  # None: pick_device(); with torchrun: cuda:LOCAL_RANK
     amp: bool = True                           # autocast (bf16 on sm_80+, fp16 + GradScaler before); fp32 on CPU
     compile: bool = False                      # torch.compile the model
-    aux_loss_coef: float = 0.01                # MoE load-balancing loss weight
+    aux_loss_coef: float = 0.01                # MoE: weight of the Switch loss (softmax routers only)
+    seq_aux_loss_coef: float = 0.0             # MoE: weight of DeepSeek's sequence-wise loss (DeepSeek-V3: 1e-4)
+    bias_update_rate: float = 0.0              # MoE: gamma of the aux-loss-free bias update (needs correction_bias)
     max_bad_steps: int = 5                     # stop after this many non-finite losses in a row
     spike_factor: float = 2.0                  # report a loss above spike_factor x its recent average
     stop_at_step: int | None = None            # end this session early (the schedule still spans max_steps)
@@ -495,6 +505,23 @@ def check_config(config: TrainConfig, world_size: int = 1) -> None:
         raise ValueError("max_steps, eval_steps and eval_interval must be at least 1")
     if not 0 <= c.warmup_steps <= c.max_steps:
         raise ValueError(f"warmup_steps={c.warmup_steps} must lie between 0 and max_steps={c.max_steps}")
+    check_balancing(c)
+
+
+def check_balancing(config: TrainConfig) -> None:
+    """ValueError for MoE balancing settings that do not fit the model's routers."""
+    c, scoring = config, getattr(config.model, "scoring", None)              # scoring None: a dense model
+    if min(c.aux_loss_coef, c.seq_aux_loss_coef, c.bias_update_rate) < 0:
+        raise ValueError("aux_loss_coef, seq_aux_loss_coef and bias_update_rate must be >= 0")
+    if c.aux_loss_coef and scoring == "sigmoid":
+        raise ValueError(f"aux_loss_coef={c.aux_loss_coef}: the Switch loss balances softmax probabilities, not the "
+                         "scores of a sigmoid router; set aux_loss_coef=0 and use seq_aux_loss_coef (DeepSeek's "
+                         "sequence-wise loss) and/or bias_update_rate (the auxiliary-loss-free bias update)")
+    if c.seq_aux_loss_coef and scoring is None:
+        raise ValueError(f"seq_aux_loss_coef={c.seq_aux_loss_coef} needs a mixture of experts (a rawllm.moe.MoEConfig)")
+    if c.bias_update_rate and not (scoring == "sigmoid" and getattr(c.model, "correction_bias", False)):
+        raise ValueError(f"bias_update_rate={c.bias_update_rate} needs routers with a selection bias: an MoEConfig "
+                         "with scoring='sigmoid' and correction_bias=True")
 
 
 def build_model(config: ModelConfig) -> nn.Module:
@@ -503,32 +530,64 @@ def build_model(config: ModelConfig) -> nn.Module:
     return MoETransformer(config) if isinstance(config, MoEConfig) else Transformer(config)
 
 
-def model_loss(model, raw_model, x, y, aux_loss_coef: float = 0.0) -> torch.Tensor:
-    """Mean cross-entropy of logits (B, T, V) against targets y (B, T), plus the MoE balancing loss."""
-    logits = model(x)
+def model_loss(model, raw_model, x, y, aux_loss_coef: float = 0.0, attention_mask=None,
+               seq_aux_loss_coef: float = 0.0) -> torch.Tensor:
+    """Mean cross-entropy of logits (B, T, V) against targets y (B, T) (a target -100 is ignored), plus an MoE's
+    balancing losses. attention_mask (B, T), 1 = real token, 0 = padding, goes to the model and to those losses."""
+    logits = model(x, attention_mask=attention_mask)
     loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten())
-    if aux_loss_coef and hasattr(raw_model, "routings"):
-        from rawllm.moe import load_balancing_loss
-        routings = raw_model.routings()
-        loss = loss + aux_loss_coef * load_balancing_loss([r.logits for r in routings], raw_model.config.top_k)
+    if hasattr(raw_model, "routings") and (aux_loss_coef or seq_aux_loss_coef):
+        loss = loss + balancing_loss(raw_model, x.shape, aux_loss_coef, seq_aux_loss_coef, attention_mask)
     return loss
 
 
-def backward_micro_batches(model, raw_model, scaler, x, y, config: TrainConfig, autocast) -> torch.Tensor:
+def balancing_loss(raw_model, shape, aux_loss_coef: float, seq_aux_loss_coef: float, attention_mask=None):
+    """aux_loss_coef x the Switch loss over every MoE layer's tokens + seq_aux_loss_coef x the sum over MoE layers
+    of DeepSeek's sequence-wise loss, on the routings of the last forward of `shape` (B, T), real tokens only."""
+    from rawllm.moe import load_balancing_loss, sequence_balance_loss
+    routings, top_k, (B, T) = raw_model.routings(), raw_model.config.top_k, shape
+    mask = None if attention_mask is None else attention_mask[:, -T:]
+    loss = 0.0
+    if aux_loss_coef:
+        loss = loss + aux_loss_coef * load_balancing_loss([r.logits for r in routings], top_k, mask)
+    for r in routings if seq_aux_loss_coef else []:
+        loss = loss + seq_aux_loss_coef * sequence_balance_loss(r.scores.view(B, T, -1), r.experts.view(B, T, -1),
+                                                                top_k, mask)
+    return loss
+
+
+def backward_micro_batches(model, raw_model, scaler, x, y, config: TrainConfig, autocast, loads=None) -> torch.Tensor:
     """Accumulate the gradient of the mean loss over x, y (rows, T) in grad_accum_steps micro-batches; returns
-    the mean loss (a detached scalar). Under DDP, gradients are all-reduced only after the last micro-batch."""
+    the mean loss (a detached scalar). Under DDP, gradients are all-reduced only after the last micro-batch.
+    `loads`, a list, receives each micro-batch's tokens per expert (MoE layers, E) for the bias update."""
     device = next(raw_model.parameters()).device
     total = torch.zeros((), device=device)
     for xb, yb, last in zip(x.chunk(config.grad_accum_steps), y.chunk(config.grad_accum_steps),
                             [False] * (config.grad_accum_steps - 1) + [True]):
         sync = contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
+        xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         with sync:
             with autocast:
-                loss = model_loss(model, raw_model, xb.to(device, non_blocking=True), yb.to(device, non_blocking=True),
-                                  config.aux_loss_coef) / config.grad_accum_steps
+                loss = model_loss(model, raw_model, xb, yb, config.aux_loss_coef,
+                                  seq_aux_loss_coef=config.seq_aux_loss_coef) / config.grad_accum_steps
             scaler.scale(loss).backward()
         total += loss.detach()
+        if loads is not None:
+            from rawllm.moe import expert_load
+            n_experts = raw_model.config.n_experts
+            loads.append(torch.stack([expert_load(r.experts, n_experts) for r in raw_model.routings()]))
     return total
+
+
+def update_router_biases(raw_model, load: torch.Tensor, gamma: float, world_size: int = 1) -> None:
+    """DeepSeek-V3's bias update in every MoE layer from a step's tokens per expert `load` (MoE layers, E),
+    summed over the ranks first, so that every rank makes the same update from the whole batch's load."""
+    from rawllm.moe import update_expert_bias
+    if world_size > 1:
+        import torch.distributed as dist
+        dist.all_reduce(load)
+    for moe, layer_load in zip(raw_model.moe_layers(), load):
+        update_expert_bias(moe.gate.e_score_correction_bias, layer_load, gamma)
 
 
 def apply_update(raw_model, optimizers, scaler, config: TrainConfig) -> float:
@@ -685,6 +744,25 @@ def save_checkpoint(path, model: nn.Module, optimizers=(), step: int = 0, config
     return final
 
 
+def data_fingerprint(path) -> dict:
+    """What identifies a token file to a resumed run: its name, token count, tokenizer fingerprint and a hash of
+    its sidecar (which records these, the document count and the source)."""
+    sidecar = Path(path).with_suffix(".json").read_text()
+    header = json.loads(sidecar)
+    return {"file": Path(path).with_suffix(".bin").name, "tokens": header["num_tokens"],
+            "tokenizer": header["tokenizer"], "sidecar": hashlib.sha256(sidecar.encode()).hexdigest()[:16]}
+
+
+def check_same_data(folder: Path, state: dict, data: dict | None) -> None:
+    """ValueError when checkpoint `folder`'s sampler walked another token file than `data` (a data_fingerprint)."""
+    saved = (state.get("sampler") or {}).get("data")
+    if data is None or saved is None or saved == data:
+        return
+    describe = lambda d: f"{d['file']} ({d['tokens']} tokens, tokenizer {d['tokenizer']}, sidecar {d['sidecar']})"
+    raise ValueError(f"checkpoint {folder.name} was trained on the token file {describe(saved)}, but this run "
+                     f"reads {describe(data)}; resume on the same file, or start a new checkpoint_dir")
+
+
 def checkpoint_folder(path) -> Path:
     """The step folder `path` names: itself if it holds state.json, else the one path/latest.json points to."""
     path = Path(path)
@@ -696,10 +774,11 @@ def checkpoint_folder(path) -> Path:
 
 
 def load_checkpoint(path, model: nn.Module, optimizers=(), scaler=None, config: TrainConfig | None = None,
-                    restore_rng: bool = True) -> dict:
+                    restore_rng: bool = True, data: dict | None = None) -> dict:
     """Load a checkpoint (a step folder, or a folder with latest.json) into model, optimizers and scaler, and
     the random generators; returns its state dict (step, history, sampler, config). With `config`, a checkpoint
-    written under another configuration is refused with a ValueError naming the fields that differ."""
+    written under another configuration is refused with a ValueError naming the fields that differ; with `data`
+    (a data_fingerprint), one whose sampler walked another token file is refused too."""
     from safetensors.torch import load_file
     folder = checkpoint_folder(path)
     state = json.loads((folder / "state.json").read_text())
@@ -708,6 +787,7 @@ def load_checkpoint(path, model: nn.Module, optimizers=(), scaler=None, config: 
         if differences:
             raise ValueError(f"checkpoint {folder.name} was written with a different config:\n  " +
                              "\n  ".join(differences))
+    check_same_data(folder, state, data)
     device = next(model.parameters()).device
     tensors = check_checkpoint(model, load_file(folder / "model.safetensors", device=str(device)))
     model.load_state_dict(tensors, strict=False)
@@ -720,15 +800,22 @@ def load_checkpoint(path, model: nn.Module, optimizers=(), scaler=None, config: 
     return state
 
 
-def init_distributed() -> tuple[int, int, int]:
-    """(rank, world_size, local_rank) from torchrun's environment, joining the process group (NCCL on GPUs,
-    gloo on CPUs) on first use; (0, 1, 0) in a single process."""
+def distributed_backend(device: str | None = None) -> str:
+    """The process group's backend for a run on `device`: NCCL between GPUs, gloo between CPU (or MPS)
+    processes; None is the device the run would pick, a GPU whenever CUDA is there."""
+    on_gpu = device.startswith("cuda") if device else torch.cuda.is_available()
+    return "nccl" if on_gpu else "gloo"
+
+
+def init_distributed(device: str | None = None) -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment, joining the process group (the backend of
+    distributed_backend(device)) on first use; (0, 1, 0) in a single process."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return 0, 1, 0
     import torch.distributed as dist
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group(distributed_backend(device))
     return dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0"))
 
 
@@ -744,6 +831,17 @@ def barrier(world_size: int) -> None:
     if world_size > 1:
         import torch.distributed as dist
         dist.barrier()
+
+
+def series_tokenizer(rank: int, world_size: int) -> BPETokenizer:
+    """Notebook 01's series tokenizer: rank 0 trains and caches it when it is missing while the others wait,
+    then they load it (without the barrier, every rank of a run on an empty cache would train its own)."""
+    if rank != 0:
+        barrier(world_size)
+    tokenizer = load_series_tokenizer()
+    if rank == 0:
+        barrier(world_size)
+    return tokenizer
 
 
 def training_data(config: TrainConfig, tokenizer, rank: int, world_size: int):
@@ -763,7 +861,8 @@ def training_data(config: TrainConfig, tokenizer, rank: int, world_size: int):
                          f"vocab_size={config.model.vocab_size}")
     bos = header["eot_id"] if config.bos_aligned else None
     micro_batch = config.batch_size // (world_size * config.grad_accum_steps)
-    train_sampler = BatchSampler(train_tokens, config.seq_len, config.batch_size, config.seed, bos, rank, world_size)
+    train_sampler = BatchSampler(train_tokens, config.seq_len, config.batch_size, config.seed, bos, rank, world_size,
+                                 data=data_fingerprint(paths[0]))
     val_sampler = BatchSampler(val_tokens, config.seq_len, micro_batch, config.seed + 1, bos)
     return train_sampler, val_sampler
 
@@ -801,14 +900,14 @@ def run_device(config: TrainConfig, local_rank: int, world_size: int) -> torch.d
 
 def start_run(config: TrainConfig, model: nn.Module | None = None) -> Run:
     """Everything a run needs, resumed from config.checkpoint_dir's latest checkpoint when there is one."""
-    rank, world_size, local_rank = init_distributed()
+    rank, world_size, local_rank = init_distributed(config.device)
     check_config(config, world_size)
     differences = [] if model is None else config_differences(config_dict(model.config), config_dict(config.model))
     if differences:
         raise ValueError("config.model differs from the given model's config: " + "; ".join(differences))
     device = run_device(config, local_rank, world_size)
     amp_dtype = autocast_dtype(device) if config.amp else torch.float32
-    tokenizer = load_series_tokenizer() if config.data in SOURCES else None
+    tokenizer = series_tokenizer(rank, world_size) if config.data in SOURCES else None
     train_sampler, val_sampler = training_data(config, tokenizer, rank, world_size)
     torch.manual_seed(config.seed)
     raw_model = (model if model is not None else build_model(config.model)).to(device).train()
@@ -817,7 +916,7 @@ def start_run(config: TrainConfig, model: nn.Module | None = None) -> Run:
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     history, start = new_history(), 0
     if config.checkpoint_dir and (Path(config.checkpoint_dir) / "latest.json").is_file():
-        state = load_checkpoint(config.checkpoint_dir, raw_model, optimizers, scaler, config)
+        state = load_checkpoint(config.checkpoint_dir, raw_model, optimizers, scaler, config, data=train_sampler.data)
         history, start = state["history"], state["step"]
     model = torch.compile(raw_model) if config.compile else raw_model
     if world_size > 1:
@@ -835,10 +934,14 @@ def optimizer_step(run: Run, step: int) -> tuple[float, float, float]:
     config = run.config
     multiplier = set_learning_rates(run.optimizers, step, config)
     x, y = run.train_sampler.batch(step)                                  # (rows, T) each, this rank's rows
-    loss = backward_micro_batches(run.model, run.raw_model, run.scaler, x, y, config, run.autocast)
+    loads = [] if config.bias_update_rate else None                      # tokens per expert, for the bias update
+    loss = backward_micro_batches(run.model, run.raw_model, run.scaler, x, y, config, run.autocast, loads)
     loss = all_reduce_mean(loss, run.world_size).item()
     if math.isfinite(loss):
-        return loss, apply_update(run.raw_model, run.optimizers, run.scaler, config), multiplier
+        grad_norm = apply_update(run.raw_model, run.optimizers, run.scaler, config)
+        if loads:
+            update_router_biases(run.raw_model, sum(loads), config.bias_update_rate, run.world_size)
+        return loss, grad_norm, multiplier
     for opt in run.optimizers:
         opt.zero_grad(set_to_none=True)
     return loss, float("nan"), multiplier
@@ -957,22 +1060,27 @@ def flag_type(annotation):
     return lambda text: None if text.lower() == "none" else kind(text)
 
 
+def moe_fields() -> list:
+    """The fields MoEConfig adds to ModelConfig (n_experts, top_k, scoring, ...)."""
+    from rawllm.moe import MoEConfig
+    return [f for f in fields(MoEConfig) if f.name not in ModelConfig.__dataclass_fields__]
+
+
 def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rawllm.train", description="Pretrain a transformer (notebook 06). "
                                      "Launch with torchrun for several processes (DDP).")
-    for title, cls in (("training", TrainConfig), ("model", ModelConfig)):
+    for title, group_fields in (("training", fields(TrainConfig)), ("model", fields(ModelConfig)),
+                                ("mixture of experts (with --n_experts > 0)", moe_fields())):
         group = parser.add_argument_group(title)
-        for f in fields(cls):
+        for f in group_fields:
+            default = 0 if f.name == "n_experts" else f.default          # --n_experts 0: a dense model
             if f.type is bool:
-                group.add_argument(f"--{f.name}", action=argparse.BooleanOptionalAction, default=f.default)
+                group.add_argument(f"--{f.name}", action=argparse.BooleanOptionalAction, default=default)
             elif f.name == "betas":
-                group.add_argument("--betas", type=float, nargs=2, default=f.default)
+                group.add_argument("--betas", type=float, nargs=2, default=default)
             elif flag_type(f.type) is not None:
-                group.add_argument(f"--{f.name}", type=flag_type(f.type), default=f.default, metavar=f.type.__name__
+                group.add_argument(f"--{f.name}", type=flag_type(f.type), default=default, metavar=f.type.__name__
                                    if isinstance(f.type, type) else "VALUE")
-    moe = parser.add_argument_group("mixture of experts")
-    moe.add_argument("--n_experts", type=int, default=0, help="routed experts per layer; 0: a dense model")
-    moe.add_argument("--top_k", type=int, default=2, help="experts per token")
     parser.add_argument("--save_base_model", action="store_true", help="save the result where notebook 07 looks")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or evaluation lines")
     return parser
@@ -981,18 +1089,20 @@ def argument_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     args = vars(argument_parser().parse_args(argv))
     model_args = {f.name: args.pop(f.name) for f in fields(ModelConfig) if f.name in args}
-    n_experts, top_k = args.pop("n_experts"), args.pop("top_k")
+    moe_args = {f.name: args.pop(f.name) for f in moe_fields()}
     save, quiet = args.pop("save_base_model"), args.pop("quiet")
-    if n_experts:
+    if moe_args["n_experts"]:
         from rawllm.moe import MoEConfig
-        model_config = MoEConfig(**model_args, n_experts=n_experts, top_k=top_k)
+        if model_args["model_type"] == ModelConfig.model_type:          # the dense default: MoEConfig's own instead
+            model_args.pop("model_type")
+        model_config = MoEConfig(**model_args, **moe_args)
     else:
         model_config = ModelConfig(**model_args)
     config = TrainConfig(model=model_config, **args)
     torch.manual_seed(config.seed)                      # the model train() would build, kept to be saved
     model = build_model(model_config)
     history = train(config, model, progress=not quiet)
-    rank, world_size, _ = init_distributed()
+    rank, world_size, _ = init_distributed(config.device)
     if rank == 0 and history["val_loss"]:
         print(f"final validation loss {history['val_loss'][-1]:.4f} after {history['step'][-1]} steps")
     if save and rank == 0:
