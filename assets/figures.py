@@ -100,7 +100,7 @@ def padded_batch_mask():
     return fig
 
 
-FIGURES = {"padded_batch_mask": (("04_transformer.ipynb", "07_generation.ipynb"), padded_batch_mask)}   # name: (notebooks, drawing)
+FIGURES = {"padded_batch_mask": (("04_transformer.ipynb", "06_pretraining.ipynb", "07_generation.ipynb"), padded_batch_mask)}   # name: (notebooks, drawing)
 
 
 def draw(name: str) -> Path:

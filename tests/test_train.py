@@ -436,3 +436,33 @@ def test_command_line_saves_a_mixture_of_experts_as_its_own_family(token_file, t
           "--n_experts", "4", "--top_k", "1", "--save_base_model", "--quiet"])
     assert json.loads((base_model_dir() / "config.json").read_text())["model_type"] == "mixtral"
     assert isinstance(load_base_model()[0], MoETransformer)
+
+
+def test_document_positions_restart_at_each_document_start():
+    from rawllm.train import document_positions
+    x = torch.tensor([[5, 6, 0, 7, 8, 9, 0, 4], [0, 1, 2, 3, 4, 5, 6, 7]])        # 0 starts a document
+    assert document_positions(x, 0).tolist() == [[0, 1, 0, 1, 2, 3, 0, 1], [0, 1, 2, 3, 4, 5, 6, 7]]
+
+
+def test_document_masking_trains_and_evaluates_each_story_on_its_own(texts, tokenizer, tmp_path):
+    """The first recorded loss is the initial model's loss on batch 0 with positions restarting at each
+    <|endoftext|>: computed here document by document, each segment run alone, it must be the same."""
+    from rawllm.train import BatchSampler, open_tokens
+    token_file = tmp_path / "sentences.bin"                          # short documents: windows straddle them
+    write_token_file(token_file, iter(s for text in texts for s in text.split(". ")), tokenizer, "test")
+    config = tiny_config(token_file, document_masking=True, max_steps=1, warmup_steps=0, seq_len=32)
+    torch.manual_seed(0)
+    model = Transformer(config.model)
+    initial = copy.deepcopy(model)
+    history = train(config, model, progress=False)
+    x, y = BatchSampler(open_tokens(token_file), 32, 8, seed=0).batch(0)
+    eot = read_header(token_file)["eot_id"]
+    losses = []
+    with torch.no_grad():
+        for row_x, row_y in zip(x, y):
+            starts = [0] + [i for i in range(1, 32) if row_x[i] == eot] + [32]
+            for a, b in zip(starts, starts[1:]):
+                logits = initial(row_x[None, a:b])[0]
+                losses.append(F.cross_entropy(logits, row_y[a:b], reduction="sum"))
+    assert any(len(set(row.tolist()) & {eot}) for row in x[:, 1:]), "the batch must straddle a document boundary"
+    assert history["loss"][0] == pytest.approx((sum(losses) / x.numel()).item(), rel=1e-5)

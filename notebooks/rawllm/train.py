@@ -140,13 +140,15 @@ class BatchSampler:
     the rows of this rank's share of the global batch of `step`; y is x shifted by one token."""
 
     def __init__(self, tokens: np.ndarray, seq_len: int, batch_size: int, seed: int = 0,
-                 bos_token_id: int | None = None, rank: int = 0, world_size: int = 1, data: dict | None = None):
+                 bos_token_id: int | None = None, rank: int = 0, world_size: int = 1, data: dict | None = None,
+                 document_start_id: int | None = None):
         if batch_size % world_size:
             raise ValueError(f"batch_size={batch_size} is not divisible by world_size={world_size}")
         if len(tokens) < seq_len + 1:
             raise ValueError(f"the token array has {len(tokens)} tokens, fewer than seq_len + 1 = {seq_len + 1}")
         self.tokens, self.seq_len, self.batch_size, self.seed = tokens, seq_len, batch_size, seed
         self.rank, self.world_size, self.data = rank, world_size, data      # data: the file's data_fingerprint
+        self.document_start_id = document_start_id          # set: position ids restart at each document
         self.starts = None                                  # None: any offset; else the allowed window starts
         if bos_token_id is not None:
             self.starts = np.flatnonzero(np.asarray(tokens) == bos_token_id)
@@ -168,9 +170,21 @@ class BatchSampler:
         windows = torch.from_numpy(windows.astype(np.int64))
         return windows[:, :-1], windows[:, 1:]
 
+    def position_ids(self, x: torch.Tensor) -> torch.Tensor | None:
+        """None (positions 0 .. T-1 in every row), or with document_start_id, document_positions(x, that id)."""
+        return None if self.document_start_id is None else document_positions(x, self.document_start_id)
+
     def state_dict(self) -> dict:
         return {"seed": self.seed, "seq_len": self.seq_len, "batch_size": self.batch_size,
                 "bos_aligned": self.starts is not None, "data": self.data}
+
+
+def document_positions(x: torch.Tensor, document_start_id: int) -> torch.Tensor:
+    """position_ids (rows, T) of packed windows x (rows, T): 0 at every document_start_id (the token file puts
+    <|endoftext|> before each document) and counting up from there; a window's first tokens count from 0 too."""
+    columns = torch.arange(x.shape[1], device=x.device).expand_as(x)                   # (rows, T)
+    starts = torch.where(x == document_start_id, columns, torch.zeros_like(columns))
+    return columns - starts.cummax(dim=1).values                                        # minus the last start so far
 
 
 def check_implementation(name: str, **flags) -> None:
@@ -452,6 +466,7 @@ class TrainConfig:
     val_data: str | None = None                # with a path in `data`: the validation token file (None: the same)
     max_tokens: int | None = None              # cap on the tokens prepared from the source
     bos_aligned: bool = False                  # windows start at <|endoftext|>
+    document_masking: bool = False             # positions restart at each <|endoftext|>: no attention across stories
     device: str | None = None                  # None: pick_device(); with torchrun: cuda:LOCAL_RANK
     amp: bool = True                           # autocast (bf16 on sm_80+, fp16 + GradScaler before); fp32 on CPU
     compile: bool = False                      # torch.compile the model
@@ -531,10 +546,11 @@ def build_model(config: ModelConfig) -> nn.Module:
 
 
 def model_loss(model, raw_model, x, y, aux_loss_coef: float = 0.0, attention_mask=None,
-               seq_aux_loss_coef: float = 0.0) -> torch.Tensor:
+               seq_aux_loss_coef: float = 0.0, position_ids=None) -> torch.Tensor:
     """Mean cross-entropy of logits (B, T, V) against targets y (B, T) (a target -100 is ignored), plus an MoE's
-    balancing losses. attention_mask (B, T), 1 = real token, 0 = padding, goes to the model and to those losses."""
-    logits = model(x, attention_mask=attention_mask)
+    balancing losses. attention_mask (B, T), 1 = real token, 0 = padding, goes to the model and to those losses;
+    position_ids (B, T) to the model (restarting positions keep packed documents apart)."""
+    logits = model(x, attention_mask=attention_mask, position_ids=position_ids)
     loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten())
     if hasattr(raw_model, "routings") and (aux_loss_coef or seq_aux_loss_coef):
         loss = loss + balancing_loss(raw_model, x.shape, aux_loss_coef, seq_aux_loss_coef, attention_mask)
@@ -556,20 +572,24 @@ def balancing_loss(raw_model, shape, aux_loss_coef: float, seq_aux_loss_coef: fl
     return loss
 
 
-def backward_micro_batches(model, raw_model, scaler, x, y, config: TrainConfig, autocast, loads=None) -> torch.Tensor:
+def backward_micro_batches(model, raw_model, scaler, x, y, config: TrainConfig, autocast, loads=None,
+                           position_ids=None) -> torch.Tensor:
     """Accumulate the gradient of the mean loss over x, y (rows, T) in grad_accum_steps micro-batches; returns
     the mean loss (a detached scalar). Under DDP, gradients are all-reduced only after the last micro-batch.
-    `loads`, a list, receives each micro-batch's tokens per expert (MoE layers, E) for the bias update."""
+    `loads`, a list, receives each micro-batch's tokens per expert (MoE layers, E) for the bias update;
+    position_ids (rows, T), if given, are split like x."""
     device = next(raw_model.parameters()).device
     total = torch.zeros((), device=device)
-    for xb, yb, last in zip(x.chunk(config.grad_accum_steps), y.chunk(config.grad_accum_steps),
-                            [False] * (config.grad_accum_steps - 1) + [True]):
+    chunks = [t.chunk(config.grad_accum_steps) if t is not None else [None] * config.grad_accum_steps
+              for t in (x, y, position_ids)]
+    for xb, yb, pb, last in zip(*chunks, [False] * (config.grad_accum_steps - 1) + [True]):
         sync = contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        pb = None if pb is None else pb.to(device, non_blocking=True)
         with sync:
             with autocast:
-                loss = model_loss(model, raw_model, xb, yb, config.aux_loss_coef,
-                                  seq_aux_loss_coef=config.seq_aux_loss_coef) / config.grad_accum_steps
+                loss = model_loss(model, raw_model, xb, yb, config.aux_loss_coef, seq_aux_loss_coef=config.seq_aux_loss_coef,
+                                  position_ids=pb) / config.grad_accum_steps
             scaler.scale(loss).backward()
         total += loss.detach()
         if loads is not None:
@@ -622,8 +642,10 @@ def evaluate(model: nn.Module, sampler: BatchSampler, steps: int, autocast=conte
     losses = []
     for step in range(steps):
         x, y = sampler.batch(step)
+        positions = sampler.position_ids(x)
         with autocast:
-            losses.append(model_loss(model, model, x.to(device), y.to(device)).item())
+            losses.append(model_loss(model, model, x.to(device), y.to(device), position_ids=None if positions is None
+                                     else positions.to(device)).item())
     model.train(was_training)
     return sum(losses) / len(losses)
 
@@ -860,10 +882,12 @@ def training_data(config: TrainConfig, tokenizer, rank: int, world_size: int):
         raise ValueError(f"the token file's vocabulary ({header['vocab_size']}) is larger than the model's "
                          f"vocab_size={config.model.vocab_size}")
     bos = header["eot_id"] if config.bos_aligned else None
+    documents = header["eot_id"] if config.document_masking else None
     micro_batch = config.batch_size // (world_size * config.grad_accum_steps)
     train_sampler = BatchSampler(train_tokens, config.seq_len, config.batch_size, config.seed, bos, rank, world_size,
-                                 data=data_fingerprint(paths[0]))
-    val_sampler = BatchSampler(val_tokens, config.seq_len, micro_batch, config.seed + 1, bos)
+                                 data=data_fingerprint(paths[0]), document_start_id=documents)
+    val_sampler = BatchSampler(val_tokens, config.seq_len, micro_batch, config.seed + 1, bos,
+                               document_start_id=documents)
     return train_sampler, val_sampler
 
 
@@ -935,7 +959,8 @@ def optimizer_step(run: Run, step: int) -> tuple[float, float, float]:
     multiplier = set_learning_rates(run.optimizers, step, config)
     x, y = run.train_sampler.batch(step)                                  # (rows, T) each, this rank's rows
     loads = [] if config.bias_update_rate else None                      # tokens per expert, for the bias update
-    loss = backward_micro_batches(run.model, run.raw_model, run.scaler, x, y, config, run.autocast, loads)
+    loss = backward_micro_batches(run.model, run.raw_model, run.scaler, x, y, config, run.autocast, loads,
+                                  run.train_sampler.position_ids(x))
     loss = all_reduce_mean(loss, run.world_size).item()
     if math.isfinite(loss):
         grad_norm = apply_update(run.raw_model, run.optimizers, run.scaler, config)
