@@ -231,13 +231,19 @@ def tiny_moe(**changes):
                             d_ff=32) | changes)
 
 
-def test_mixture_of_experts_trains_with_its_balancing_loss(token_file):
+def one_moe_step(token_file, config):
+    """train() one step of a fresh MoE: (history, the trained model, an untouched copy of its initial weights, the
+    first batch x, y)."""
     from rawllm.moe import MoETransformer
-    config = tiny_config(token_file, model=tiny_moe(), max_steps=1, warmup_steps=0, aux_loss_coef=0.5)
     model = MoETransformer(config.model)
     reference = copy.deepcopy(model)
     history = train(config, model, progress=False)
-    x, y = first_batch(token_file, config)
+    return history, model, reference, *first_batch(token_file, config)
+
+
+def test_mixture_of_experts_trains_with_its_balancing_loss(token_file):
+    config = tiny_config(token_file, model=tiny_moe(), max_steps=1, warmup_steps=0, aux_loss_coef=0.5)
+    history, model, reference, x, y = one_moe_step(token_file, config)
     with torch.no_grad():
         ce = F.cross_entropy(reference(x).flatten(0, 1), y.flatten())
         probs = reference.routings()[0].logits.softmax(-1)                       # (N, E)
@@ -259,14 +265,10 @@ def sequence_loss_by_hand(scores, experts, k):
 
 
 def test_a_sigmoid_router_trains_with_the_sequence_loss_and_the_bias_update(token_file):
-    from rawllm.moe import MoETransformer
     config = tiny_config(token_file, model=tiny_moe(scoring="sigmoid", correction_bias=True), max_steps=1,
                          warmup_steps=0, grad_accum_steps=2, aux_loss_coef=0.0, seq_aux_loss_coef=0.5,
                          bias_update_rate=0.01)
-    model = MoETransformer(config.model)
-    reference = copy.deepcopy(model)
-    history = train(config, model, progress=False)
-    x, y = first_batch(token_file, config)
+    history, model, reference, x, y = one_moe_step(token_file, config)
     with torch.no_grad():
         ce = F.cross_entropy(reference(x).flatten(0, 1), y.flatten())
         routing = reference.routings()[0]
