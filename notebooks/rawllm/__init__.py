@@ -9,6 +9,7 @@ Each module comes from one notebook:
     rawllm.model        notebooks/04_transformer.ipynb
     rawllm.moe          notebooks/05_mixture_of_experts.ipynb
     rawllm.rope         notebooks/03_positions.ipynb
+    rawllm.sft          notebooks/08_supervised_fine_tuning.ipynb
     rawllm.tokenizer    notebooks/01_tokenizer.ipynb
     rawllm.train        notebooks/06_pretraining.ipynb
     rawllm.world        notebooks/00_raw_ops.ipynb
