@@ -34,7 +34,7 @@ CHARACTER_REQUESTS = ("Who are the main characters in the story?", "Who is the s
 
 
 # Weights of the request kinds, per assistant turn. Only ~39% of stories have counts, so "arithmetic" weighs more
-# where it is possible; with these weights the training split comes out near 45/20/15/10/10 (see the report).
+# where it is possible; with these weights the training split comes out near 45/20/15/10/10 (data/README.md).
 KIND_WEIGHTS = {"lookup": 45, "unknown": 20, "arithmetic": 55, "retell": 10, "characters": 10}
 
 
