@@ -36,15 +36,24 @@ def cell(ax, x, y, colour, text="", text_colour="white", size=0.9, fontsize=9):
         ax.text(x, y, text, ha="center", va="center", color=text_colour, fontsize=fontsize)
 
 
-def mask_grid(ax, allowed, colours, x0, y0, labels):
+def mask_grid(ax, colours, x0, y0, labels):
     """A (T, T) attention mask: row i = query i, column j = key j; colours[i][j] fills each cell."""
-    n = len(allowed)
+    n = len(colours)
     for i in range(n):
         for j in range(n):
             cell(ax, x0 + j, y0 - i, colours[i][j], size=0.92)
     for j, label in enumerate(labels):
         ax.text(x0 + j, y0 + 0.8, label, ha="center", va="bottom", fontsize=8, rotation=90, color=INK)
         ax.text(x0 - 0.8, y0 - j, label, ha="right", va="center", fontsize=8, color=INK)
+
+
+def finish(fig, axes):
+    """Square cells, no axes, tight margins: how every figure of cells ends."""
+    for ax in axes:
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
 
 
 def padded_batch_mask():
@@ -73,7 +82,7 @@ def padded_batch_mask():
     n_pad, labels = 2, ["pad", "pad", "Tom", "ran", "home", "."]
     colours = [[ORANGE if i == j and i < n_pad else BLUE if (j <= i and j >= n_pad) else "white"
                 for j in range(width)] for i in range(width)]
-    mask_grid(ax, colours, colours, 0, 3.5, labels)
+    mask_grid(ax, colours, 0, 3.5, labels)
     for j in range(n_pad):
         ax.add_patch(plt.Rectangle((j - 0.5, -2.0), 1, 6.0, facecolor=GREY, alpha=0.35, edgecolor="none"))
     ax.text(2.5, 5.35, "row 1 of the mask (3, 1, 6, 6): what each query sees", ha="center", fontsize=10, weight="bold")
@@ -88,16 +97,12 @@ def padded_batch_mask():
     labels = ["Mia", "sang", ".", "Tom", "ran", "."]
     colours = [[(BLUE if docs[i] == 0 else DOC2) if (j <= i and docs[i] == docs[j]) else "white"
                 for j in range(width)] for i in range(width)]
-    mask_grid(ax, colours, colours, 0, 3.5, labels)
+    mask_grid(ax, colours, 0, 3.5, labels)
     ax.text(2.5, 5.35, "a packed row: two documents", ha="center", fontsize=10, weight="bold")
     ax.text(2.5, -2.55, f"position_ids {positions}\nrestart at 0: a new document, so no token\nattends across "
             "the boundary", ha="center", va="top", fontsize=8.5, color=INK)
     ax.set_xlim(-2.2, 6), ax.set_ylim(-3.6, 6.0)
-    for ax in axes:
-        ax.set_aspect("equal")
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
+    return finish(fig, axes)
 
 
 def box(ax, x, y, width, colour, text="", text_colour="white", height=0.9, fontsize=8):
@@ -158,11 +163,7 @@ def padding_vs_packing():
     ax.set_title("packing: (3, 12), 29 of 36 slots real; position_ids (the numbers) restart per conversation",
                  fontsize=10)
     ax.set_xlim(-0.6, 11.6), ax.set_ylim(-0.8, 4.6)
-    for ax in axes:
-        ax.set_aspect("equal")
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
+    return finish(fig, axes)
 
 
 FIGURES = {   # name: (the notebooks that show it, its drawing)

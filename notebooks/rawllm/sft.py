@@ -545,18 +545,16 @@ def sft_history() -> dict:
 
 
 def sft_step(model, optimizers, batch: dict, config: SFTConfig) -> tuple[float, float]:
-    """One optimizer step on a batch: (loss, gradient norm before clipping); a non-finite loss skips the update."""
+    """One optimizer step on a batch: (loss, gradient norm before clipping); a non-finite loss skips the update.
+    Clipping, the step and zeroing the gradients are notebook 06's apply_update (fp32, so no gradient scaler)."""
+    from rawllm.train import apply_update
     device = next(model.parameters()).device
     loss = sft_loss(model, {k: v.to(device) for k, v in batch.items()})
-    for opt in optimizers:
-        opt.zero_grad(set_to_none=True)
     if not torch.isfinite(loss):
         return loss.item(), float("nan")
     loss.backward()
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip if config.grad_clip > 0 else math.inf)
-    for opt in optimizers:
-        opt.step()
-    return loss.item(), norm.item()
+    no_scaler = torch.amp.GradScaler(device.type, enabled=False)
+    return loss.item(), apply_update(model, optimizers, no_scaler, config)
 
 
 def sft_train(model, examples: list[dict], config: SFTConfig, pad_id: int, progress: bool = True) -> dict:
