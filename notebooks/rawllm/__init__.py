@@ -6,8 +6,10 @@ Each module comes from one notebook:
     rawllm.attention    notebooks/02_attention.ipynb
     rawllm.core         notebooks/00_raw_ops.ipynb
     rawllm.generate     notebooks/07_generation.ipynb
+    rawllm.lora         notebooks/09_lora_and_qlora.ipynb
     rawllm.model        notebooks/04_transformer.ipynb
     rawllm.moe          notebooks/05_mixture_of_experts.ipynb
+    rawllm.quant        notebooks/09_lora_and_qlora.ipynb
     rawllm.rope         notebooks/03_positions.ipynb
     rawllm.sft          notebooks/08_supervised_fine_tuning.ipynb
     rawllm.tokenizer    notebooks/01_tokenizer.ipynb

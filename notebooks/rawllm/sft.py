@@ -1,5 +1,25 @@
 # Generated from notebooks/08_supervised_fine_tuning.ipynb by notebooks/export.py. Do not edit: change the notebook and re-export.
 
+def load_or_train_base_model(device, fallback_steps: int = 300):
+    """(model, tokenizer): notebook 06's base model from the cache; when notebook 06 has not run (a notebook opened
+    alone, in Colab say), a small one trained the same way for `fallback_steps` steps, then cached."""
+    from rawllm.model import ModelConfig, Transformer
+    from rawllm.train import TrainConfig, load_base_model, save_base_model, train
+    try:
+        return load_base_model(device=device)
+    except FileNotFoundError:
+        from rawllm.tokenizer import load_series_tokenizer
+    tokenizer = load_series_tokenizer()
+    small = ModelConfig(vocab_size=tokenizer.vocab_size, d_model=128, n_layers=4, n_heads=4, max_seq_len=128,
+                        tie_embeddings=True)
+    base = Transformer(small)
+    train(TrainConfig(model=small, seq_len=128, batch_size=16, max_steps=fallback_steps, lr=3e-3,
+                      warmup_steps=max(1, fallback_steps // 10), eval_interval=fallback_steps, eval_steps=2,
+                      device=str(device)), model=base, progress=False)
+    save_base_model(base, tokenizer)
+    return base.to(device).eval(), tokenizer
+
+
 """Supervised fine-tuning: chat data from the story world, the chat template, loss masking, padding and packing,
 the fine-tuning loop, evaluation, and chat models in the Hugging Face layout (notebook 08)."""
 import json
