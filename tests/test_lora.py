@@ -242,3 +242,34 @@ def test_dropout_only_acts_in_training():
         model.train()
         torch.manual_seed(0)
         assert not torch.allclose(model(x), model.eval()(x))
+
+
+def test_trained_token_rows_equal_peft_trainable_tokens_both_ways(tmp_path):
+    from rawllm.lora import train_token_rows
+    ours = tiny(tie=True)
+    hf = twin(ours, tmp_path / "base")
+    add_lora(ours, ("q_proj", "v_proj"), r=4, alpha=8)
+    train_token_rows(ours, [3, 7])
+    scramble(ours)
+    x = ids()
+    ours(x).logsumexp(-1).mean().backward()
+    grad = ours.model.embed_tokens.weight.grad
+    assert grad[[3, 7]].abs().sum() > 0 and grad[[0, 1, 2, 4, 5, 6]].abs().sum() == 0
+    with torch.no_grad():
+        ours.model.embed_tokens.weight[[3, 7]] += 0.5
+        before = ours(x)
+    counts = count_parameters(ours)
+    adapters = sum(layer.lora_A.weight.numel() + layer.lora_B.weight.numel() for layer in lora_layers(ours).values())
+    assert counts["trainable"] == adapters + 2 * 64                     # two rows of the 64-wide embedding
+    save_adapter(ours, tmp_path / "adapter")
+    peft = PeftModel.from_pretrained(hf, tmp_path / "adapter").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(peft(x).logits, before, atol=1e-5, rtol=1e-5)
+        mine = load_adapter(tiny(tie=True), tmp_path / "adapter")
+        torch.testing.assert_close(mine(x), before, atol=1e-5, rtol=1e-5)
+        with adapters_disabled(ours), peft.disable_adapter():
+            torch.testing.assert_close(ours(x), peft(x).logits, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(ours(x), tiny(tie=True)(x), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(ours(x), before)                       # the trained rows are back
+        merge_lora(ours)
+        torch.testing.assert_close(ours(x), before, atol=1e-5, rtol=1e-5)

@@ -204,3 +204,38 @@ def test_the_4bit_matmul_keeps_no_full_precision_weight_for_backward():
                             torch.optim.AdamW([p for p in m.parameters() if p.requires_grad])) for m in (lora, qlora))
     assert b["activations"] <= 1.05 * a["activations"] and b["weights"] < 0.5 * a["weights"]
     assert b["gradients"] == a["gradients"] and b["optimizer"] == a["optimizer"]
+
+
+def test_the_gpu_qlora_path_runs_on_local_files(tmp_path):
+    """The notebook's GPU cell on a tiny model: from_pretrained in bf16, NF4 with bf16 compute, an adapter on every
+    linear layer, sft_train on a local chat file; the adapters learn and the 4-bit codes do not move."""
+    from rawllm.sft import SFTConfig, encode_chat, load_chat_tokenizer, load_chat_rows, sft_train
+    chat_tokenizer = load_chat_tokenizer()
+    torch.manual_seed(0)
+    Transformer(ModelConfig(vocab_size=chat_tokenizer.vocab_size, d_model=64, n_layers=2, n_heads=4, d_ff=128,
+                            max_seq_len=128, tie_embeddings=True)).save_pretrained(tmp_path / "hub")
+    model = quantize_model(Transformer.from_pretrained(tmp_path / "hub", dtype=torch.bfloat16),
+                           compute_dtype=torch.bfloat16)
+    add_lora(model, ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"), r=4, alpha=8)
+    rows = [{"messages": [{"role": "user", "content": f"What is {i} + 1?"},
+                          {"role": "assistant", "content": str(i + 1)}]} for i in range(12)]
+    (tmp_path / "chats.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    examples = [encode_chat(chat_tokenizer, r["messages"]) for r in load_chat_rows(str(tmp_path / "chats.jsonl"))]
+    codes = {n: m.packed.clone() for n, m in model.named_modules() if isinstance(m, NF4Linear)}
+    history = sft_train(model, examples, SFTConfig(steps=6, batch_size=4, warmup_steps=0, lr=1e-2, packing=True,
+                                                   seq_len=128), 0, progress=False)
+    assert history["loss"][-1] < history["loss"][0]
+    assert all(torch.equal(m.packed, codes[n]) for n, m in model.named_modules() if isinstance(m, NF4Linear))
+    assert next(iter(lora_layers(model).values())).lora_A.weight.dtype == torch.float32
+
+
+def test_adapted_and_quantized_models_generate_with_the_kv_cache():
+    from rawllm.generate import generate
+    model = add_lora(quantize_model(tiny()), ("q_proj", "k_proj", "v_proj"), r=4, alpha=8).eval()
+    with torch.no_grad():
+        for layer in lora_layers(model).values():
+            layer.lora_B.weight.normal_(0, 0.1)
+    prompt = torch.randint(0, 96, (2, 6), generator=torch.Generator().manual_seed(0))
+    cached = generate(model, prompt, 8, greedy=True)
+    uncached = generate(model, prompt, 8, greedy=True, use_cache=False)
+    assert torch.equal(cached, uncached) and cached.shape == (2, 8)

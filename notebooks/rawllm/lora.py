@@ -233,7 +233,16 @@ def merge_lora(model: nn.Module) -> nn.Module:
                 plain.bias.copy_(bias.to(dtype))
         parent_name, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent_name), child, plain)
+    embed, ids = token_rows(model)
+    if ids is not None:                                  # the trained rows simply stay in the embedding
+        embed.token_hook.remove()
+        del embed.trainable_token_indices, embed.token_hook, embed.original_token_rows
     return model.requires_grad_(True)
+
+
+def owner_of(model: nn.Module, param) -> nn.Module | None:
+    """The first module that holds `param` as its own weight (a tied head's owner is the embedding)."""
+    return next((m for m in model.modules() if m._parameters.get("weight") is param), None)
 
 
 def count_parameters(model: nn.Module) -> dict:
@@ -243,9 +252,36 @@ def count_parameters(model: nn.Module) -> dict:
         if id(p) not in seen:
             seen.add(id(p))
             total += p.numel()
-            trainable += p.numel() if p.requires_grad else 0
+            rows = getattr(owner_of(model, p), "trainable_token_indices", None)
+            trainable += 0 if not p.requires_grad else p.numel() if rows is None else len(rows) * p.shape[1]
     total += sum(m.in_features * m.out_features for m in model.modules() if getattr(m, "is_linear", False))
     return {"trainable": trainable, "total": total}
+
+
+def train_token_rows(model: nn.Module, token_ids) -> nn.Module:
+    """Let the embedding rows of `token_ids` train, every other row frozen (with a tied head, the same rows of the
+    head). Adapters on the linear layers cannot give a token the base model never saw, a chat marker say, a useful
+    vector; PEFT calls this trainable_token_indices. A gradient hook zeroes the other rows' gradients, and the
+    original rows are kept so that `adapters_disabled` can put them back."""
+    embed = model.model.embed_tokens
+    ids = sorted({int(i) for i in token_ids})
+    if not ids or ids[0] < 0 or ids[-1] >= embed.weight.shape[0]:
+        raise ValueError(f"token ids must lie in [0, {embed.weight.shape[0]}), got {ids}")
+    if getattr(embed, "trainable_token_indices", None) is not None:
+        raise ValueError("this embedding already trains some rows")
+    keep = torch.zeros(embed.weight.shape[0], 1, device=embed.weight.device, dtype=embed.weight.dtype)
+    keep[ids] = 1
+    embed.trainable_token_indices = ids
+    embed.register_buffer("original_token_rows", embed.weight.detach()[ids].clone(), persistent=False)
+    embed.weight.requires_grad_(True)
+    embed.token_hook = embed.weight.register_hook(lambda grad: grad * keep)
+    return model
+
+
+def token_rows(model: nn.Module):
+    """(embedding, its trainable row ids) when train_token_rows was used, else (embedding, None)."""
+    embed = model.model.embed_tokens
+    return embed, getattr(embed, "trainable_token_indices", None)
 
 
 @contextlib.contextmanager
@@ -254,16 +290,25 @@ def adapters_disabled(model: nn.Module):
     preference tuning without a second copy of the weights."""
     layers = list(lora_layers(model).values())
     states = [layer.enabled for layer in layers]
+    embed, ids = token_rows(model)
+    trained = None if ids is None else embed.weight.detach()[ids].clone()
     for layer in layers:
         layer.enabled = False
+    with torch.no_grad():
+        if ids is not None:                                  # the base's own rows for the trained tokens
+            embed.weight[ids] = embed.original_token_rows
     try:
         yield model
     finally:
         for layer, state in zip(layers, states):
             layer.enabled = state
+        with torch.no_grad():
+            if ids is not None:
+                embed.weight[ids] = trained
 
 
 PEFT_PREFIX = "base_model.model."       # PEFT saves adapter tensors under the wrapped model's names
+TOKEN_ROWS = "model.embed_tokens.token_adapter.trainable_tokens_delta"
 
 
 def adapter_config(model: nn.Module) -> dict:
@@ -278,7 +323,9 @@ def adapter_config(model: nn.Module) -> dict:
     if init == "pissa":
         raise ValueError("a PiSSA adapter changed its base weights (W - s B A), which adapter files do not hold: "
                          "save the merged model instead (merge_lora, then save_pretrained)")
+    _, ids = token_rows(model)
     return {"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": None, "r": r,
+            "trainable_token_indices": None if ids is None else {"embed_tokens": ids},
             "lora_alpha": alpha, "lora_dropout": dropout, "target_modules": sorted({n.rsplit(".", 1)[-1] for n in layers}),
             "use_rslora": rslora, "use_dora": dora, "bias": "none", "fan_in_fan_out": False, "init_lora_weights": True,
             "modules_to_save": None, "inference_mode": True, "rank_pattern": {}, "alpha_pattern": {}}
@@ -293,6 +340,9 @@ def adapter_tensors(model: nn.Module) -> dict:
         tensors[f"{PEFT_PREFIX}{name}.lora_B.weight"] = layer.lora_B.weight
         if layer.lora_magnitude_vector is not None:
             tensors[f"{PEFT_PREFIX}{name}.lora_magnitude_vector"] = layer.lora_magnitude_vector
+    embed, ids = token_rows(model)
+    if ids is not None:                                       # PEFT stores the trained rows' new values
+        tensors[f"{PEFT_PREFIX}{TOKEN_ROWS}"] = embed.weight[ids]
     return {k: v.detach().contiguous() for k, v in tensors.items()}
 
 
@@ -310,7 +360,7 @@ def save_adapter(model: nn.Module, path) -> Path:
 
 UNSUPPORTED_PEFT = {"rank_pattern": {}, "alpha_pattern": {}, "bias": "none", "fan_in_fan_out": False,
                     "modules_to_save": None, "layers_to_transform": None, "target_parameters": None,
-                    "lora_bias": False, "use_qalora": False, "trainable_token_indices": None}
+                    "lora_bias": False, "use_qalora": False}
 
 
 def read_adapter_config(path) -> dict:
@@ -338,13 +388,21 @@ def load_adapter(model: nn.Module, path) -> nn.Module:
     add_lora(model, config["target_modules"], r=config["r"], alpha=config["lora_alpha"],
              dropout=config.get("lora_dropout", 0.0), use_rslora=config.get("use_rslora", False),
              use_dora=config.get("use_dora", False))
+    rows = config.get("trainable_token_indices") or {}
+    if set(rows) - {"embed_tokens"}:
+        raise ValueError(f"trainable_token_indices for {sorted(rows)}: only embed_tokens is supported")
+    if rows:
+        train_token_rows(model, rows["embed_tokens"])
     tensors = load_file(str(Path(path) / "adapter_model.safetensors"))
     expected = adapter_tensors(model)
     missing, unexpected = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     if missing or unexpected:
         raise ValueError(f"adapter file and model disagree: missing {missing[:4]}, unexpected {unexpected[:4]}")
     params = dict(model.named_parameters())
+    embed, ids = token_rows(model)
     with torch.no_grad():
+        if ids is not None:
+            embed.weight[ids] = tensors.pop(PEFT_PREFIX + TOKEN_ROWS).to(embed.weight.dtype)
         for key, value in tensors.items():
             target = params[key.removeprefix(PEFT_PREFIX)]
             if target.shape != value.shape:
