@@ -36,6 +36,15 @@ def test_the_levels_come_from_normal_quantiles_and_equal_bitsandbytes_table():
     assert torch.equal(dynamic_map(), bnb.create_dynamic_map()) and torch.equal(DYNAMIC, bnb.create_dynamic_map())
 
 
+def test_a_value_on_a_midpoint_is_coded_as_bitsandbytes_codes_it():
+    """In this weight one value lies within a float32 step of the midpoint between two levels: x / absmax and
+    x * (1 / absmax) put it on different sides; bitsandbytes multiplies by the reciprocal."""
+    torch.manual_seed(0)
+    w = torch.randn(4096, 4096) * 0.02
+    packed, _ = bnb.quantize_4bit(w, blocksize=64, quant_type="nf4", compress_statistics=False)
+    assert torch.equal(quantize_nf4(w, 64, double_quant=False).packed, packed.view(-1))
+
+
 @pytest.mark.parametrize("shape,dtype,blocksize", CASES)
 def test_packed_bytes_and_scales_are_bitsandbytes_own(shape, dtype, blocksize):
     w = weight(shape, dtype)

@@ -83,11 +83,15 @@ def check_quantizable(weight: torch.Tensor, blocksize: int) -> None:
         raise ValueError("the tensor holds NaN or infinite values, which no scale can represent")
 
 
-def quantize_blockwise(x: torch.Tensor, code: torch.Tensor, blocksize: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Blockwise absmax quantization to the nearest entry of `code`: (codes uint8 (n,), absmax float32 (blocks,))."""
+def quantize_blockwise(x: torch.Tensor, code: torch.Tensor, blocksize: int,
+                       reciprocal: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Blockwise absmax quantization to the nearest entry of `code`: (codes uint8 (n,), absmax float32 (blocks,)).
+    bitsandbytes scales 4-bit blocks by x * (1 / absmax) and 8-bit ones by x / absmax; the two can differ in the
+    last bit, which decides a value lying on the midpoint between two levels, so `reciprocal` picks the first."""
     blocks = blocks_of(x, blocksize)
     absmax = blocks.abs().max(dim=1).values
-    scaled = (blocks / absmax.clamp(min=1e-38).unsqueeze(1)).clamp(-1, 1)
+    safe = absmax.clamp(min=1e-38).unsqueeze(1)
+    scaled = (blocks * (1.0 / safe) if reciprocal else blocks / safe).clamp(-1, 1)
     return nearest_code(scaled.reshape(-1)[:x.numel()], code.to(x.device)), absmax
 
 
@@ -96,7 +100,7 @@ def quantize_nf4(weight: torch.Tensor, blocksize: int = 64, double_quant: bool =
     the nearest of the 16 NF4 levels; pack two codes per byte. With double quantization the float32 absmaxes,
     minus their mean, are themselves quantized to 8 bits in blocks of 256."""
     check_quantizable(weight, blocksize)
-    codes, absmax = quantize_blockwise(weight, NF4, blocksize)
+    codes, absmax = quantize_blockwise(weight, NF4, blocksize, reciprocal=True)
     packed = (codes[0::2] << 4) | codes[1::2]
     q = NF4Weight(packed, absmax, tuple(weight.shape), weight.dtype, blocksize)
     if double_quant:
