@@ -181,8 +181,7 @@ def is_linear(module: nn.Module) -> bool:
 def lora_targets(model: nn.Module, target_modules) -> list[str]:
     """The names of the linear layers `target_modules` picks, with PEFT's rule: a list matches a layer whose
     name is an entry or ends with '.' + an entry; a string is a regular expression the whole name must match."""
-    linear = [n for n, m in model.named_modules() if is_linear(m) and not isinstance(m, LoRALinear)
-              and ".lora_" not in n and not n.endswith((".lora_A", ".lora_B"))]
+    linear = [n for n, m in model.named_modules() if is_linear(m)]      # add_lora refuses a model with adapters
     if isinstance(target_modules, str):
         names = [n for n in linear if re.fullmatch(target_modules, n)]
         missing = [] if names else [target_modules]
@@ -207,9 +206,7 @@ def add_lora(model: nn.Module, target_modules=("q_proj", "v_proj"), r: int = 8, 
     names = lora_targets(model, target_modules)
     model.requires_grad_(False)
     for name in names:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name)
-        setattr(parent, child, LoRALinear(getattr(parent, child), r, alpha, dropout, use_rslora, use_dora, init))
+        model.set_submodule(name, LoRALinear(model.get_submodule(name), r, alpha, dropout, use_rslora, use_dora, init))
     return model
 
 
@@ -231,8 +228,7 @@ def merge_lora(model: nn.Module) -> nn.Module:
             plain.weight.copy_(weight.to(dtype))
             if bias is not None:
                 plain.bias.copy_(bias.to(dtype))
-        parent_name, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent_name), child, plain)
+        model.set_submodule(name, plain)
     embed, ids = token_rows(model)
     if ids is not None:                                  # the trained rows simply stay in the embedding
         embed.token_hook.remove()
@@ -240,20 +236,16 @@ def merge_lora(model: nn.Module) -> nn.Module:
     return model.requires_grad_(True)
 
 
-def owner_of(model: nn.Module, param) -> nn.Module | None:
-    """The first module that holds `param` as its own weight (a tied head's owner is the embedding)."""
-    return next((m for m in model.modules() if m._parameters.get("weight") is param), None)
-
-
 def count_parameters(model: nn.Module) -> dict:
     """{"trainable", "total"}: each shared tensor counted once; a quantized layer counts its weight's elements."""
+    rows = {id(m.weight): len(m.trainable_token_indices) for m in model.modules()     # train_token_rows
+            if getattr(m, "trainable_token_indices", None) is not None}
     seen, trainable, total = set(), 0, 0
     for p in model.parameters():
         if id(p) not in seen:
             seen.add(id(p))
             total += p.numel()
-            rows = getattr(owner_of(model, p), "trainable_token_indices", None)
-            trainable += 0 if not p.requires_grad else p.numel() if rows is None else len(rows) * p.shape[1]
+            trainable += 0 if not p.requires_grad else rows[id(p)] * p.shape[1] if id(p) in rows else p.numel()
     total += sum(m.in_features * m.out_features for m in model.modules() if getattr(m, "is_linear", False))
     return {"trainable": trainable, "total": total}
 

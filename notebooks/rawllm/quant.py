@@ -202,9 +202,7 @@ def quantize_model(model: nn.Module, blocksize: int = 64, double_quant: bool = T
     if not names:
         raise ValueError("the model has no nn.Linear layer to quantize")
     for name in names:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name)
-        setattr(parent, child, NF4Linear.from_linear(getattr(parent, child), blocksize, double_quant, compute_dtype))
+        model.set_submodule(name, NF4Linear.from_linear(model.get_submodule(name), blocksize, double_quant, compute_dtype))
     return model
 
 
@@ -258,9 +256,8 @@ def load_4bit_pretrained(path, compute_dtype: torch.dtype | None = None):
     layers = [k.removesuffix(QUANT_STATE) for k in tensors if k.endswith(QUANT_STATE)]
     model = Transformer(config)
     for layer in layers:
-        parent_name, _, child = layer.rpartition(".")
         q = checkpoint_nf4(tensors, layer)
-        setattr(model.get_submodule(parent_name), child, NF4Linear(q, tensors.pop(layer + ".bias", None), compute_dtype))
+        model.set_submodule(layer, NF4Linear(q, tensors.pop(layer + ".bias", None), compute_dtype))
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_embeddings)
                and k.rsplit(".", 1)[0] not in layers]
