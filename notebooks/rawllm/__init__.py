@@ -5,6 +5,7 @@ Each module comes from one notebook:
 
     rawllm.attention    notebooks/02_attention.ipynb
     rawllm.core         notebooks/00_raw_ops.ipynb
+    rawllm.dpo          notebooks/10_preference_tuning.ipynb
     rawllm.generate     notebooks/07_generation.ipynb
     rawllm.lora         notebooks/09_lora_and_qlora.ipynb
     rawllm.model        notebooks/04_transformer.ipynb
