@@ -162,8 +162,9 @@ def test_dpo_loss_through_sequence_logprobs_equals_dpo_trainer(tmp_path, loss_ty
 
 # 2-4. ORPO, SimPO, the reward loss -------------------------------------------------------------------------------
 
-AVG_CHOSEN = torch.tensor([-0.01, -0.3, -0.6931, -0.70, -1.5, -4.0, -0.0001, -2.2])
-AVG_REJECTED = torch.tensor([-0.02, -0.9, -0.6932, -0.01, -3.0, -0.5, -8.0, -2.2])
+# float32 mean log-probs near 0 (where log(1 - p) from 1 - exp(x) loses most of its digits), about -ln 2 and below
+AVG_CHOSEN = torch.tensor([-0.01, -1e-4, -1e-5, -0.3, -0.6931, -0.70, -1.5, -4.0, -1e-4, -2.2])
+AVG_REJECTED = torch.tensor([-0.02, -2e-4, -3e-5, -0.9, -0.6932, -0.01, -3.0, -0.5, -8.0, -2.2])
 
 
 @pytest.mark.parametrize("beta", [0.1, 1.0])
@@ -181,6 +182,7 @@ def test_orpo_loss_is_minus_trl_odds_ratio_loss(beta):
 
 @pytest.mark.parametrize("beta,gamma", [(2.0, 0.5), (0.5, 1.4)])
 def test_simpo_loss_equals_trl_cpo_loss(beta, gamma):
+    """CPOTrainer.cpo_loss with loss_type="simpo" (no label smoothing, no AlphaPO transform) on a fake trainer."""
     fake = types.SimpleNamespace(beta=beta, simpo_gamma=gamma, label_smoothing=0.0, loss_type="simpo", alpha=0.0,
                                  accelerator=types.SimpleNamespace(device="cpu"))
     c, r = AVG_CHOSEN.double(), AVG_REJECTED.double()
