@@ -114,6 +114,19 @@ def format_reward(completions, **kwargs) -> list[float]:
     return [float(re.fullmatch(r"\s*\d+\s*", completion_text(c)) is not None) for c in completions]
 
 
+def greedy_accuracy(model, tokenizer, tasks: list[dict], max_new_tokens: int = 8) -> dict:
+    """pass@1 with greedy decoding: {"accuracy", "kinds": {kind: [right, total]}, "answers"}."""
+    from rawllm.sft import END, encode_chat, generate_answers
+    prompts = [encode_chat(tokenizer, t["prompt"], add_generation_prompt=True)["input_ids"] for t in tasks]
+    answers = generate_answers(model, tokenizer, prompts, [tokenizer.special_tokens[END]], max_new_tokens)
+    right = correctness_reward(answers, [t["answer"] for t in tasks])
+    kinds = {}
+    for t, r in zip(tasks, right):
+        kinds.setdefault(t["kind"], [0, 0])[0] += int(r)
+        kinds[t["kind"]][1] += 1
+    return {"accuracy": sum(right) / max(len(right), 1), "kinds": kinds, "answers": answers}
+
+
 @torch.no_grad()
 def rollout(model, prompts: list[list[int]], group_size: int, max_new_tokens: int, stop_id: int, pad_id: int,
             temperature: float = 1.0, top_p: float | None = None, generator=None) -> dict:
@@ -137,6 +150,32 @@ def rollout(model, prompts: list[list[int]], group_size: int, max_new_tokens: in
     completion_ids = torch.where(after_stop, torch.full_like(new, pad_id), new)
     return {"prompt_ids": prompt_ids, "prompt_mask": prompt_mask, "completion_ids": completion_ids,
             "completion_mask": completion_mask, "truncated": stopped.sum(1) == 0}
+
+
+def step_tasks(n_tasks: int, config: "RLConfig", step: int) -> list[int]:
+    """The tasks of rollout batch `step`: a pure function of the seed and the step, so a resumed run draws the same."""
+    return random.Random(config.seed * 1_000_003 + step).sample(range(n_tasks), config.prompts_per_step)
+
+
+def decode_completions(tokenizer, roll: dict) -> list[str]:
+    """Each completion's text, without its stop token."""
+    ids, mask = roll["completion_ids"].tolist(), roll["completion_mask"].tolist()
+    texts = []
+    for row, m, truncated in zip(ids, mask, roll["truncated"].tolist()):
+        n = sum(m) - (0 if truncated else 1)
+        texts.append(tokenizer.decode(row[:n]).strip())
+    return texts
+
+
+def score_rollout(tokenizer, roll: dict, answers: list[str], config: "RLConfig") -> dict:
+    """The rewards of a rollout: correctness (1 or 0), plus format_weight x format, plus DAPO's overlong penalty."""
+    texts = decode_completions(tokenizer, roll)
+    correct = torch.tensor(correctness_reward(texts, answers))
+    rewards = correct + config.format_weight * torch.tensor(format_reward(texts))
+    lengths = roll["completion_mask"].sum(1).cpu()
+    if config.overlong_cache:
+        rewards = rewards + overlong_penalty(lengths, config.max_new_tokens, config.overlong_cache)
+    return {"texts": texts, "correct": correct, "rewards": rewards, "lengths": lengths}
 
 
 def per_token_logps(model, prompt_ids, prompt_mask, completion_ids, completion_mask, temperature: float = 1.0,
@@ -404,32 +443,6 @@ def check_rl_config(c: RLConfig, n_tasks: int) -> None:
         raise ValueError(f"{n_tasks} tasks cannot fill {c.prompts_per_step} prompts per step")
 
 
-def step_tasks(n_tasks: int, config: RLConfig, step: int) -> list[int]:
-    """The tasks of rollout batch `step`: a pure function of the seed and the step, so a resumed run draws the same."""
-    return random.Random(config.seed * 1_000_003 + step).sample(range(n_tasks), config.prompts_per_step)
-
-
-def decode_completions(tokenizer, roll: dict) -> list[str]:
-    """Each completion's text, without its stop token."""
-    ids, mask = roll["completion_ids"].tolist(), roll["completion_mask"].tolist()
-    texts = []
-    for row, m, truncated in zip(ids, mask, roll["truncated"].tolist()):
-        n = sum(m) - (0 if truncated else 1)
-        texts.append(tokenizer.decode(row[:n]).strip())
-    return texts
-
-
-def score_rollout(tokenizer, roll: dict, answers: list[str], config: RLConfig) -> dict:
-    """The rewards of a rollout: correctness (1 or 0), plus format_weight x format, plus DAPO's overlong penalty."""
-    texts = decode_completions(tokenizer, roll)
-    correct = torch.tensor(correctness_reward(texts, answers))
-    rewards = correct + config.format_weight * torch.tensor(format_reward(texts))
-    lengths = roll["completion_mask"].sum(1).cpu()
-    if config.overlong_cache:
-        rewards = rewards + overlong_penalty(lengths, config.max_new_tokens, config.overlong_cache)
-    return {"texts": texts, "correct": correct, "rewards": rewards, "lengths": lengths}
-
-
 def rl_step(policy, reference, roll: dict, advantages, config: RLConfig, optimizers, scores=None) -> dict:
     """The updates of one rollout batch (num_iterations of them): GRPO's loss on the group advantages, or PPO's
     clipped policy and value losses on GAE advantages from the value head. Returns the step's metrics."""
@@ -470,63 +483,73 @@ def rl_step(policy, reference, roll: dict, advantages, config: RLConfig, optimiz
     return metrics
 
 
+def rl_setup(model, tokenizer, tasks: list[dict], config: RLConfig, reference, progress: bool) -> dict:
+    """What a run needs before its first step: the reference (a frozen copy of the model if None), the policy (with
+    a value head for PPO), its optimizer, the tokenized prompts, and the history and step of a checkpoint to resume."""
+    import copy
+    from rawllm.sft import END, PAD, encode_chat
+    from rawllm.train import load_checkpoint, make_optimizers
+    check_rl_config(config, len(tasks))
+    run = {"reference": copy.deepcopy(model).eval().requires_grad_(False) if reference is None else reference,
+           "policy": ValueHead(model) if config.algorithm == "ppo" else model, "history": {}, "start": 0,
+           "stop_id": tokenizer.special_tokens[END], "pad_id": tokenizer.special_tokens[PAD],
+           "prompts": [encode_chat(tokenizer, t["prompt"], add_generation_prompt=True)["input_ids"] for t in tasks]}
+    run["optimizers"] = make_optimizers(run["policy"], "adamw", lr=config.lr, weight_decay=config.weight_decay)
+    if config.checkpoint_dir and (Path(config.checkpoint_dir) / "latest.json").is_file():
+        state = load_checkpoint(config.checkpoint_dir, run["policy"], run["optimizers"], config=config)
+        run["history"], run["start"] = state["history"], state["step"]
+        if progress:
+            print(f"resuming at step {run['start']} of {config.steps} from {config.checkpoint_dir}", flush=True)
+    return run
+
+
+def rl_batch(model, tokenizer, tasks, run: dict, config: RLConfig, step: int) -> tuple[dict, dict, torch.Tensor]:
+    """Rollout batch `step`: its tasks sampled group_size times, scored, and the group advantages."""
+    index, device = step_tasks(len(tasks), config, step), next(model.parameters()).device
+    generator = torch.Generator(device).manual_seed(config.seed * 1_000_003 + step)
+    model.eval()
+    roll = rollout(model, [run["prompts"][i] for i in index], config.group_size, config.max_new_tokens, run["stop_id"],
+                   run["pad_id"], config.temperature, config.top_p, generator)
+    scored = score_rollout(tokenizer, roll, [tasks[i]["answer"] for i in index for _ in range(config.group_size)], config)
+    return roll, scored, group_advantages(scored["rewards"], config.group_size, config.scale_rewards).to(device)
+
+
 def rl_train(model, tokenizer, tasks: list[dict], config: RLConfig, reference=None, progress: bool = True) -> dict:
     """Train `model` in place on tasks (read_task_file rows) with GRPO or PPO; returns the history per step (reward,
     accuracy, kl, entropy, length, clip ratios, kept share, seconds). `reference`: the frozen model the KL is
     measured to (and penalised, beta > 0 or PPO); None: a copy of the model as it starts. Resumes from
     config.checkpoint_dir's latest checkpoint."""
-    import copy
     from tqdm.auto import tqdm
-    from rawllm.sft import END, PAD, encode_chat
-    from rawllm.train import load_checkpoint, make_optimizers, save_checkpoint
-    check_rl_config(config, len(tasks))
-    reference = copy.deepcopy(model).eval().requires_grad_(False) if reference is None else reference
-    policy = ValueHead(model) if config.algorithm == "ppo" else model
-    optimizers = make_optimizers(policy, "adamw", lr=config.lr, weight_decay=config.weight_decay)
-    history, start = {}, 0
-    if config.checkpoint_dir and (Path(config.checkpoint_dir) / "latest.json").is_file():
-        state = load_checkpoint(config.checkpoint_dir, policy, optimizers, config=config)
-        history, start = state["history"], state["step"]
-        if progress:
-            print(f"resuming at step {start} of {config.steps} from {config.checkpoint_dir}", flush=True)
-    device = next(model.parameters()).device
-    stop_id, pad_id = tokenizer.special_tokens[END], tokenizer.special_tokens[PAD]
-    prompts = [encode_chat(tokenizer, t["prompt"], add_generation_prompt=True)["input_ids"] for t in tasks]
+    from rawllm.train import save_checkpoint
+    run = rl_setup(model, tokenizer, tasks, config, reference, progress)
     end = min(config.steps, config.stop_at_step or config.steps)
-    bar = tqdm(range(start, end), initial=start, total=end, desc=config.algorithm, disable=not progress)
+    bar = tqdm(range(run["start"], end), initial=run["start"], total=end, desc=config.algorithm, disable=not progress)
     for step in bar:
-        for opt in optimizers:
+        for opt in run["optimizers"]:
             for group in opt.param_groups:
                 group["lr"] = group["base_lr"] * min(1.0, (step + 1) / max(config.warmup_steps, 1))
-        began, index = time.perf_counter(), step_tasks(len(tasks), config, step)
-        generator = torch.Generator(device).manual_seed(config.seed * 1_000_003 + step)
-        model.eval()
-        roll = rollout(model, [prompts[i] for i in index], config.group_size, config.max_new_tokens, stop_id, pad_id,
-                       config.temperature, config.top_p, generator)
-        answers = [tasks[i]["answer"] for i in index for _ in range(config.group_size)]
-        scored = score_rollout(tokenizer, roll, answers, config)
-        advantages = group_advantages(scored["rewards"], config.group_size, config.scale_rewards).to(device)
+        began = time.perf_counter()
+        roll, scored, advantages = rl_batch(model, tokenizer, tasks, run, config, step)
         keep = (informative_groups(scored["rewards"], config.group_size) if config.dynamic_sampling
                 else torch.ones(len(advantages), dtype=torch.bool))
         metrics = {"step": step + 1, "reward": scored["rewards"].mean().item(), "accuracy": scored["correct"].mean().item(),
-                   "length": scored["lengths"].float().mean().item(), "kept": keep.float().mean().item()}
-        if keep.any():
+                   "length": scored["lengths"].float().mean().item(), "kept": keep.float().mean().item(),
+                   "informative": informative_groups(scored["rewards"], config.group_size).float().mean().item()}
+        if keep.any():                      # with dynamic sampling, a batch of equal-reward groups is skipped
             model.train()
-            rows = keep.nonzero().flatten().to(device)
-            sub = {k: v[rows] for k, v in roll.items()}
-            metrics |= rl_step(policy, reference, sub, advantages[rows], config, optimizers,
-                               scored["rewards"][keep.cpu()])
+            rows = keep.nonzero().flatten().to(advantages.device)
+            metrics |= rl_step(run["policy"], run["reference"], {k: v[rows] for k, v in roll.items()},
+                               advantages[rows], config, run["optimizers"], scored["rewards"][keep])
         metrics["seconds"] = time.perf_counter() - began
         for key, value in metrics.items():
-            history.setdefault(key, []).append(value)
-        if progress:
-            bar.set_postfix(reward=f"{metrics['reward']:.2f}", kl=f"{metrics.get('kl', float('nan')):.3f}",
-                            entropy=f"{metrics.get('entropy', float('nan')):.2f}", length=f"{metrics['length']:.1f}")
+            run["history"].setdefault(key, []).append(value)
+        bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("reward", "kl", "entropy", "length") if k in metrics})
         due = config.checkpoint_interval and (step + 1) % config.checkpoint_interval == 0
         if config.checkpoint_dir and (due or step + 1 == end):
-            save_checkpoint(config.checkpoint_dir, policy, optimizers, step + 1, config, history=history)
+            save_checkpoint(config.checkpoint_dir, run["policy"], run["optimizers"], step + 1, config,
+                            history=run["history"])
     model.eval()
-    return history
+    return run["history"]
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -551,19 +574,6 @@ def sampled_correct(model, tokenizer, tasks: list[dict], n: int, max_new_tokens:
         right = correctness_reward(decode_completions(tokenizer, roll), [t["answer"] for t in chunk for _ in range(n)])
         counts += [int(sum(right[i * n:(i + 1) * n])) for i in range(len(chunk))]
     return counts
-
-
-def greedy_accuracy(model, tokenizer, tasks: list[dict], max_new_tokens: int = 8) -> dict:
-    """pass@1 with greedy decoding: {"accuracy", "kinds": {kind: [right, total]}, "answers"}."""
-    from rawllm.sft import END, encode_chat, generate_answers
-    prompts = [encode_chat(tokenizer, t["prompt"], add_generation_prompt=True)["input_ids"] for t in tasks]
-    answers = generate_answers(model, tokenizer, prompts, [tokenizer.special_tokens[END]], max_new_tokens)
-    right = correctness_reward(answers, [t["answer"] for t in tasks])
-    kinds = {}
-    for t, r in zip(tasks, right):
-        kinds.setdefault(t["kind"], [0, 0])[0] += int(r)
-        kinds[t["kind"]][1] += 1
-    return {"accuracy": sum(right) / max(len(right), 1), "kinds": kinds, "answers": answers}
 
 
 def argument_parser():
