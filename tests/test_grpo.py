@@ -20,13 +20,14 @@ from rawllm.world import read_corpus
 from test_dpo import tiny, twin, word_tokenizer
 
 B, P, T = 6, 5, 7          # completions, prompt width, completion width
+MAX_LEN = T + 3            # max_completion_length: wider than this batch, as when every row stopped early
 
 
 def grpo_trainer(tmp_path, model, **config):
     """A GRPOTrainer on the twin of `model`, float32 on CPU; it is only asked for its loss here."""
     args = GRPOConfig(output_dir=str(tmp_path / "out"), report_to="none", bf16=False, use_cpu=True,
-                      per_device_train_batch_size=B, num_generations=3, max_completion_length=T, save_strategy="no",
-                      disable_tqdm=True, **config)
+                      per_device_train_batch_size=B, num_generations=3, max_completion_length=MAX_LEN,
+                      save_strategy="no", disable_tqdm=True, **config)
     rows = Dataset.from_list([{"prompt": "w1 w2"}] * B)
     trainer = GRPOTrainer(model=twin(model, tmp_path / "policy"), reward_funcs=lambda completions, **kw: [0.0] * len(completions),
                           args=args, train_dataset=rows, processing_class=word_tokenizer())
@@ -66,7 +67,7 @@ def test_grpo_loss_and_gradient_equal_grpo_trainer(tmp_path, loss_type, level, b
     model.train()
     logps = per_token_logps(model, x["prompt_ids"], x["prompt_mask"], x["completion_ids"], x["completion_mask"])
     ours = grpo_loss(logps, old, ref if beta else None, x["advantages"], x["completion_mask"], loss_type,
-                     importance_sampling_level=level, beta=beta, max_completion_length=T)
+                     importance_sampling_level=level, beta=beta, max_completion_length=MAX_LEN)
     ours.backward()
     hf = trainer.model.train()
     inputs = {k: x[k] for k in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "advantages")}

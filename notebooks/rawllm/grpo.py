@@ -128,12 +128,13 @@ def greedy_accuracy(model, tokenizer, tasks: list[dict], max_new_tokens: int = 8
 
 
 @torch.no_grad()
-def rollout(model, prompts: list[list[int]], group_size: int, max_new_tokens: int, stop_id: int, pad_id: int,
+def rollout(model, prompts: list[list[int]], group_size: int, max_new_tokens: int, stop_id: int | None, pad_id: int,
             temperature: float = 1.0, top_p: float | None = None, generator=None) -> dict:
     """`group_size` samples of each token prompt (a group is consecutive rows, as TRL repeats its prompts) with the
     batched, left-padded, KV-cached generate of notebook 07, stopping at `stop_id`. Returns prompt_ids and
     prompt_mask (left padded), completion_ids and completion_mask (right padded; the mask covers the tokens up to
-    and including the stop) and truncated (rows that never stopped)."""
+    and including the stop) and truncated (rows that never stopped). stop_id=None: every row runs to
+    max_new_tokens."""
     from rawllm.generate import generate
     if group_size < 1 or max_new_tokens < 1:
         raise ValueError(f"need group_size >= 1 and max_new_tokens >= 1, got {group_size}, {max_new_tokens}")
@@ -142,9 +143,9 @@ def rollout(model, prompts: list[list[int]], group_size: int, max_new_tokens: in
     rows = [p for p in prompts for _ in range(group_size)]
     prompt_ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in rows], device=device)
     prompt_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in rows], device=device)
-    new = generate(model, prompt_ids, max_new_tokens, temperature=temperature, top_p=top_p, stop_ids=[stop_id],
-                   attention_mask=prompt_mask, generator=generator)
-    stopped = (new == stop_id).long()
+    new = generate(model, prompt_ids, max_new_tokens, temperature=temperature, top_p=top_p,
+                   stop_ids=[] if stop_id is None else [stop_id], attention_mask=prompt_mask, generator=generator)
+    stopped = torch.zeros_like(new) if stop_id is None else (new == stop_id).long()
     after_stop = (stopped.cumsum(1) - stopped) > 0                           # columns past each row's first stop
     completion_mask = (~after_stop).long()
     completion_ids = torch.where(after_stop, torch.full_like(new, pad_id), new)
