@@ -275,3 +275,16 @@ def test_tasks_are_deterministic_faithful_and_committed():
                 {str(n["count"]) for n in facts["tallies"]} | {str(sum(n["count"] for n in facts["tallies"]))}
     val = grpo.read_task_file(DATA_DIR / "tasks_val.jsonl")
     assert len(val) > 300 and {t["kind"] for t in val} >= {"count", "change"}
+
+
+def test_the_command_line_writes_the_committed_tasks_and_maps_every_flag(tmp_path):
+    written = grpo.main(["data", "--out", str(tmp_path)])
+    assert written == {"tasks_train.jsonl": 4821, "tasks_val.jsonl": 525}
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (DATA_DIR / name).read_bytes(), name
+    args = vars(grpo.argument_parser().parse_args(["train", "--out", "x", "--loss_type", "dapo", "--dynamic_sampling",
+                                                   "--epsilon_high", "0.28", "--top_p", "none", "--steps", "7"]))
+    config = RLConfig(**{k: v for k, v in args.items() if k in RLConfig.__dataclass_fields__})
+    assert (config.loss_type, config.dynamic_sampling, config.epsilon_high, config.top_p, config.steps) == \
+        ("dapo", True, 0.28, None, 7)
+    assert RLConfig.__dataclass_fields__.keys() <= args.keys()
