@@ -179,6 +179,7 @@ def test_group_advantages_by_hand_and_dynamic_sampling():
 
 def test_rewards_and_pass_at_k():
     assert parse_answer("She had 3, then 12") == 12 and parse_answer("none") is None
+    assert parse_answer("It costs 1,200 dollars.") == 1200 and parse_answer("down to -4") == -4
     assert correctness_reward(["7", "it was 7", "8", [{"role": "assistant", "content": "7"}]], ["7"] * 4) == [1, 1, 0, 1]
     assert format_reward(["7", " 12 ", "7 shells", ""]) == [1, 1, 0, 0]
     assert pass_at_k(4, 1, 1) == pytest.approx(0.25) and pass_at_k(4, 1, 4) == 1.0 and pass_at_k(4, 0, 2) == 0.0
@@ -288,3 +289,37 @@ def test_the_command_line_writes_the_committed_tasks_and_maps_every_flag(tmp_pat
     assert (config.loss_type, config.dynamic_sampling, config.epsilon_high, config.top_p, config.steps) == \
         ("dapo", True, 0.28, None, 7)
     assert RLConfig.__dataclass_fields__.keys() <= args.keys()
+
+
+def test_a_transformers_model_and_tokenizer_train_on_gsm8k_format_rows(tmp_path):
+    """The GPU section's path on the CPU: a tiny transformers Llama and a tokenizer with a chat template saved to a
+    folder, loaded by load_hub_model; GSM8K-format rows; prompts equal to apply_chat_template's; rollouts stop at
+    the tokenizer's eos; two GRPO steps and a greedy evaluation run."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from rawllm.grpo import chat_prompt_ids, greedy_accuracy, gsm8k_tasks, load_hub_model, rl_train, stop_and_pad
+    torch.manual_seed(0)
+    hf = LlamaForCausalLM(LlamaConfig(vocab_size=96, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64))
+    hf.save_pretrained(tmp_path / "hub")
+    words = word_tokenizer()
+    words.chat_template = ("{% for m in messages %}w90 {{ m['content'] }} </s> {% endfor %}"
+                           "{% if add_generation_prompt %}w91{% endif %}")
+    words.save_pretrained(tmp_path / "hub")
+    model, tokenizer = load_hub_model(str(tmp_path / "hub"), "cpu")
+    rows = [{"question": f"w{i} w{i + 1} w{i + 2}", "answer": f"w3 w4\n#### {i % 3}"} for i in range(8)]
+    tasks = gsm8k_tasks(rows)
+    assert [t["answer"] for t in tasks[:3]] == ["0", "1", "2"]
+    expected = AutoTokenizer.from_pretrained(tmp_path / "hub").apply_chat_template(
+        tasks[0]["prompt"], add_generation_prompt=True, tokenize=True)
+    expected = expected if isinstance(expected, list) else expected["input_ids"]
+    assert chat_prompt_ids(tokenizer, tasks[0]["prompt"]) == list(expected)
+    assert stop_and_pad(tokenizer) == (1, 0)
+    with torch.no_grad():                                     # the loaded model is the saved one
+        ids = torch.tensor([expected])
+        torch.testing.assert_close(model(ids), hf(ids).logits, atol=1e-5, rtol=1e-4)
+    config = RLConfig(steps=2, prompts_per_step=2, group_size=4, max_new_tokens=4, lr=1e-3)
+    history = rl_train(model, tokenizer, tasks, config, progress=False)
+    assert len(history["step"]) == 2 and all(0 <= r <= 1 for r in history["reward"])
+    assert 0 <= greedy_accuracy(model, tokenizer, tasks, max_new_tokens=4)["accuracy"] <= 1
+    with pytest.raises(ValueError, match="GSM8K row 1"):
+        gsm8k_tasks([rows[0], {"question": "q", "answer": "no final answer"}])

@@ -99,9 +99,10 @@ def completion_text(completion) -> str:
 
 
 def parse_answer(text: str) -> int | None:
-    """The answer a completion gives: its last whole number in digits, or None if it has none."""
-    numbers = re.findall(r"\d+", text)
-    return int(numbers[-1]) if numbers else None
+    """The answer a completion gives: its last whole number in digits (a minus sign and thousands separators
+    allowed: "-4", "1,200"), or None if it has none."""
+    numbers = re.findall(r"-?\d[\d,]*", text)
+    return int(numbers[-1].rstrip(",").replace(",", "")) if numbers else None
 
 
 def correctness_reward(completions, answer, **kwargs) -> list[float]:
@@ -114,11 +115,33 @@ def format_reward(completions, **kwargs) -> list[float]:
     return [float(re.fullmatch(r"\s*\d+\s*", completion_text(c)) is not None) for c in completions]
 
 
+def chat_prompt_ids(tokenizer, messages) -> list[int]:
+    """A prompt's token ids up to the start of the assistant's answer: notebook 08's template for the series'
+    tokenizer, the model's own chat template (`apply_chat_template`) for a transformers tokenizer."""
+    if hasattr(tokenizer, "apply_chat_template"):
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        return list(ids if isinstance(ids, list) else ids["input_ids"])
+    from rawllm.sft import encode_chat
+    return encode_chat(tokenizer, messages, add_generation_prompt=True)["input_ids"]
+
+
+def stop_and_pad(tokenizer) -> tuple[int, int]:
+    """(the id a completion stops at, the padding id): the series' end-of-turn and padding tokens, or a
+    transformers tokenizer's eos (an instruct model's end of turn) and pad (eos when it has none)."""
+    if hasattr(tokenizer, "apply_chat_template"):
+        if tokenizer.eos_token_id is None:
+            raise ValueError("the tokenizer has no eos_token_id, so no completion would ever stop: set one")
+        pad = tokenizer.pad_token_id
+        return tokenizer.eos_token_id, tokenizer.eos_token_id if pad is None else pad
+    from rawllm.sft import END, PAD
+    return tokenizer.special_tokens[END], tokenizer.special_tokens[PAD]
+
+
 def greedy_accuracy(model, tokenizer, tasks: list[dict], max_new_tokens: int = 8) -> dict:
     """pass@1 with greedy decoding: {"accuracy", "kinds": {kind: [right, total]}, "answers"}."""
-    from rawllm.sft import END, encode_chat, generate_answers
-    prompts = [encode_chat(tokenizer, t["prompt"], add_generation_prompt=True)["input_ids"] for t in tasks]
-    answers = generate_answers(model, tokenizer, prompts, [tokenizer.special_tokens[END]], max_new_tokens)
+    from rawllm.sft import generate_answers
+    prompts = [chat_prompt_ids(tokenizer, t["prompt"]) for t in tasks]
+    answers = generate_answers(model, tokenizer, prompts, [stop_and_pad(tokenizer)[0]], max_new_tokens)
     right = correctness_reward(answers, [t["answer"] for t in tasks])
     kinds = {}
     for t, r in zip(tasks, right):
@@ -488,13 +511,12 @@ def rl_setup(model, tokenizer, tasks: list[dict], config: RLConfig, reference, p
     """What a run needs before its first step: the reference (a frozen copy of the model if None), the policy (with
     a value head for PPO), its optimizer, the tokenized prompts, and the history and step of a checkpoint to resume."""
     import copy
-    from rawllm.sft import END, PAD, encode_chat
     from rawllm.train import load_checkpoint, make_optimizers
     check_rl_config(config, len(tasks))
     run = {"reference": copy.deepcopy(model).eval().requires_grad_(False) if reference is None else reference,
            "policy": ValueHead(model) if config.algorithm == "ppo" else model, "history": {}, "start": 0,
-           "stop_id": tokenizer.special_tokens[END], "pad_id": tokenizer.special_tokens[PAD],
-           "prompts": [encode_chat(tokenizer, t["prompt"], add_generation_prompt=True)["input_ids"] for t in tasks]}
+           "prompts": [chat_prompt_ids(tokenizer, t["prompt"]) for t in tasks]}
+    run["stop_id"], run["pad_id"] = stop_and_pad(tokenizer)
     run["optimizers"] = make_optimizers(run["policy"], "adamw", lr=config.lr, weight_decay=config.weight_decay)
     if config.checkpoint_dir and (Path(config.checkpoint_dir) / "latest.json").is_file():
         state = load_checkpoint(config.checkpoint_dir, run["policy"], run["optimizers"], config=config)
@@ -564,17 +586,45 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 def sampled_correct(model, tokenizer, tasks: list[dict], n: int, max_new_tokens: int = 8, temperature: float = 1.0,
                     prompts_per_batch: int = 8, seed: int = 0) -> list[int]:
     """How many of n samples of each task are right."""
-    from rawllm.sft import END, PAD, encode_chat
-    stop_id, pad_id = tokenizer.special_tokens[END], tokenizer.special_tokens[PAD]
+    stop_id, pad_id = stop_and_pad(tokenizer)
     device, counts = next(model.parameters()).device, []
     generator = torch.Generator(device).manual_seed(seed)
     for s in range(0, len(tasks), prompts_per_batch):
         chunk = tasks[s:s + prompts_per_batch]
-        prompts = [encode_chat(tokenizer, t["prompt"], add_generation_prompt=True)["input_ids"] for t in chunk]
+        prompts = [chat_prompt_ids(tokenizer, t["prompt"]) for t in chunk]
         roll = rollout(model, prompts, n, max_new_tokens, stop_id, pad_id, temperature, generator=generator)
         right = correctness_reward(decode_completions(tokenizer, roll), [t["answer"] for t in chunk for _ in range(n)])
         counts += [int(sum(right[i * n:(i + 1) * n])) for i in range(len(chunk))]
     return counts
+
+
+GSM8K_INSTRUCTION = "Solve the problem step by step, then give the final answer as a number on the last line."
+
+
+def gsm8k_tasks(rows) -> list[dict]:
+    """GSM8K rows ({"question", "answer": "... #### 72"}) as tasks: the question and GSM8K_INSTRUCTION as the user
+    message, the number after "####" (thousands separators removed) as the answer."""
+    tasks = []
+    for i, row in enumerate(rows):
+        final = str(row.get("answer", "")).split("####")[-1].strip().replace(",", "")
+        if "####" not in str(row.get("answer", "")) or not re.fullmatch(r"-?\d+", final):
+            raise ValueError(f"GSM8K row {i}: the answer must end with '#### <whole number>', got "
+                             f"{str(row.get('answer', ''))[-40:]!r}")
+        user = {"role": "user", "content": f"{row['question']}\n{GSM8K_INSTRUCTION}"}
+        tasks.append({"prompt": [user], "answer": final, "kind": "gsm8k", "story": i})
+    return tasks
+
+
+def load_hub_model(name_or_path: str, device, dtype=None):
+    """(our Transformer, its transformers tokenizer) from a Hugging Face folder, or from the hub by name
+    (downloaded once into the Hugging Face cache)."""
+    from transformers import AutoTokenizer
+    from rawllm.model import Transformer
+    folder = Path(name_or_path)
+    if not folder.is_dir():
+        from huggingface_hub import snapshot_download
+        folder = Path(snapshot_download(name_or_path, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.jinja"]))
+    return Transformer.from_pretrained(folder, dtype).to(device).eval(), AutoTokenizer.from_pretrained(folder)
 
 
 def argument_parser():
