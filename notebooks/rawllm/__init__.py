@@ -8,6 +8,7 @@ Each module comes from one notebook:
     rawllm.dpo          notebooks/10_preference_tuning.ipynb
     rawllm.generate     notebooks/07_generation.ipynb
     rawllm.grpo         notebooks/11_reinforcement_learning.ipynb
+    rawllm.lifecycle    notebooks/12_lifecycle.ipynb
     rawllm.lora         notebooks/09_lora_and_qlora.ipynb
     rawllm.model        notebooks/04_transformer.ipynb
     rawllm.moe          notebooks/05_mixture_of_experts.ipynb
