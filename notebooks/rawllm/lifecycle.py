@@ -100,12 +100,12 @@ def stage_done(config: LifecycleConfig, name: str) -> dict | None:
 def run_stage(name: str, config: LifecycleConfig, progress: bool = True) -> dict:
     """Run stage `name` (or read back its record if an earlier run finished it); its record lands in done.json."""
     number = f"[{STAGES.index(name) + 1}/{len(STAGES)}] {name}"
+    save_run_config(config)                            # a record of a run with other sizes is not this run's
     record = stage_done(config, name)
     if record is not None:
         print(f"{number}: finished in an earlier run ({record['seconds']:.0f} s); reading "
               f"{stage_dir(config, name).name}/{DONE}", flush=True)
         return record
-    save_run_config(config)
     folder, began = stage_dir(config, name), time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / "checkpoints" / "latest.json").is_file():
