@@ -12,6 +12,7 @@ import torch
 
 from rawllm.core import atomic_write, pick_device, pick_size
 
+
 STAGES = ("world", "tokenizer", "pretrain", "sft", "dpo", "grpo", "export")
 DONE = "done.json"                                # written last, when a stage has finished
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
