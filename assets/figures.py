@@ -459,8 +459,114 @@ def export_parity():
     return finish(fig, [ax])
 
 
+def linear_attention_state():
+    """Notebook 02: softmax attention keeps every key and value (the cache grows by one row per token); linear
+    attention folds each token into a state S = sum phi(k) v^T of fixed size d_k x d_v and reads it with phi(q)."""
+    fig, axes = plt.subplots(1, 2, figsize=(14.5, 4.6), gridspec_kw={"width_ratios": [1, 1.25]})
+    ax = axes[0]
+    for t in range(7):
+        for i in range(4):
+            cell(ax, i, 4 - t * 0.8, LIGHT_BLUE if t < 6 else BLUE, size=0.7)
+            cell(ax, 5 + i, 4 - t * 0.8, LIGHT_BLUE if t < 6 else BLUE, size=0.7)
+        ax.text(-0.9, 4 - t * 0.8, f"token {t}" if t < 6 else "new", ha="right", va="center", fontsize=8)
+    ax.text(1.5, 4.75, "K (L, d_k)", ha="center", fontsize=10, weight="bold")
+    ax.text(6.5, 4.75, "V (L, d_v)", ha="center", fontsize=10, weight="bold")
+    ax.text(3.75, -1.75, "softmax: every step reads all L rows;\nthe cache grows by one row per token: O(L) memory",
+            ha="center", va="center", fontsize=9.5)
+    ax.set_xlim(-2.4, 9), ax.set_ylim(-2.4, 5.3)
+    ax = axes[1]
+    for i in range(4):
+        cell(ax, 0, 3.4 - i * 0.8, ORANGE, size=0.7)                  # phi(k_t), a column
+        cell(ax, 1.6 + i * 0.8, 4.4, BLUE, size=0.7)                  # v_t^T, a row
+        for j in range(4):
+            cell(ax, 1.6 + j * 0.8, 3.4 - i * 0.8, LIGHT_BLUE, size=0.7)
+            cell(ax, 7.4 + j * 0.8, 3.4 - i * 0.8, BLUE, size=0.7)    # the state S
+    ax.text(0, 4.4, "φ(k_t)", ha="center", va="center", fontsize=9)
+    ax.text(2.8, 5.1, "v_t (d_v)", ha="center", fontsize=9)
+    ax.text(2.8, 0.35, "φ(k_t) v_tᵀ (d_k, d_v)", ha="center", fontsize=9)
+    ax.text(5.7, 2.2, "+=", ha="center", va="center", fontsize=18)
+    ax.text(8.6, 4.2, "S (d_k, d_v)", ha="center", fontsize=10, weight="bold")
+    ax.text(8.6, 0.35, "z += φ(k_t) (d_k)", ha="center", fontsize=9)
+    arrow(ax, 8.6, -0.2, 8.6, -0.9)
+    ax.text(8.6, -1.45, "o_t = φ(q_t)ᵀ S / φ(q_t)ᵀ z   (d_v)", ha="center", va="center", fontsize=10)
+    ax.text(3.0, -1.75, "linear: one outer product in, one read out;\nthe state never grows: O(1) per token",
+            ha="center", va="center", fontsize=9.5)
+    ax.set_xlim(-1.2, 11.2), ax.set_ylim(-2.4, 5.6)
+    return finish(fig, axes)
+
+
+def paged_kv_cache():
+    """Notebook 07: a pool of fixed-size blocks shared by three sequences; each sequence's block table lists its
+    blocks in order, so its keys need not be contiguous; a finished sequence's blocks go back to the free list."""
+    fig, ax = plt.subplots(figsize=(14.5, 4.4))
+    owners = {0: "A", 1: "B", 2: "A", 3: "C", 4: "B", 5: None, 6: "A", 7: "C", 8: None, 9: None, 10: None, 11: None}
+    filled = {0: 4, 1: 4, 2: 4, 3: 4, 4: 2, 6: 2, 7: 1}
+    colours = {"A": BLUE, "B": ORANGE, "C": DOC2}
+    for b in range(12):
+        x0, y0 = (b % 6) * 2.3, 3.0 - (b // 6) * 1.6
+        for s in range(4):
+            owner = owners[b]
+            colour = GREY if owner is None or s >= filled.get(b, 0) else colours[owner]
+            cell(ax, x0 + s * 0.5, y0, colour, size=0.44)
+        ax.text(x0 + 0.75, y0 + 0.45, f"block {b}", ha="center", va="bottom", fontsize=8)
+    ax.text(6.0, 4.2, "the pool, per layer: k and v of shape (num_blocks, block_size, kv_heads, head_dim)",
+            ha="center", fontsize=10, weight="bold")
+    tables = [("A", [0, 2, 6], 10), ("B", [1, 4], 6), ("C", [3, 7], 5)]
+    for r, (name, blocks, n) in enumerate(tables):
+        y = 3.1 - r * 0.8
+        ax.text(14.3, y, f"{name}: [{', '.join(map(str, blocks))}]", ha="left", va="center", fontsize=10,
+                color=colours[name], weight="bold")
+        ax.text(16.6, y, f"{n} tokens, {len(blocks) * 4 - n} slot(s) unused", ha="left", va="center", fontsize=9)
+    ax.text(14.3, 3.9, "block tables (block_size 4)", ha="left", fontsize=10, weight="bold")
+    ax.text(14.3, 0.55, "position p of a sequence: block table[p // 4], slot p % 4\nfree list: 5, 8, 9, 10, 11; "
+            "a finished sequence returns its blocks", ha="left", va="center", fontsize=9)
+    ax.text(6.0, 0.3, "grey: free or not yet written; waste is under one block per sequence", ha="center",
+            fontsize=9)
+    ax.set_xlim(-0.6, 20.5), ax.set_ylim(-0.2, 4.6)
+    return finish(fig, [ax])
+
+
+def continuous_batching():
+    """Notebook 07: the same six requests served by static batches (a batch runs until its longest request
+    ends) and by continuous batching (a request joins as soon as a slot frees up)."""
+    fig, axes = plt.subplots(2, 1, figsize=(14.5, 4.6))
+    lengths = [3, 9, 4, 5, 2, 6]
+    palette = [BLUE, ORANGE, DOC2, LIGHT_BLUE, "#b58ad6", "#e0b040"]
+
+    def lane(ax, slot, start, n, request):
+        for t in range(n):
+            cell(ax, start + t, -slot, palette[request], f"r{request}" if t == 0 else "", fontsize=7.5)
+
+    ax = axes[0]
+    for batch in range(2):
+        start = 0 if batch == 0 else max(lengths[:3])
+        for slot in range(3):
+            request = batch * 3 + slot
+            lane(ax, slot, start, lengths[request], request)
+            for t in range(lengths[request], max(lengths[batch * 3:batch * 3 + 3])):
+                cell(ax, start + t, -slot, GREY)
+    ax.set_title(f"static batches of 3: {max(lengths[:3]) + max(lengths[3:])} steps, grey slots compute nothing useful",
+                 fontsize=10)
+    ax = axes[1]
+    free_at, slots = [0, 0, 0], []
+    for request, n in enumerate(lengths):
+        slot = min(range(3), key=lambda s: free_at[s])
+        lane(ax, slot, free_at[slot], n, request)
+        free_at[slot] += n
+    ax.set_title(f"continuous batching: {max(free_at)} steps, a waiting request takes a slot as soon as one frees up (decoding steps →)",
+                 fontsize=10)
+    for ax in axes:
+        for slot in range(3):
+            ax.text(-0.9, -slot, f"slot {slot}", ha="right", va="center", fontsize=8.5)
+        ax.set_xlim(-2.2, 16), ax.set_ylim(-2.7, 0.7)
+    return finish(fig, axes)
+
+
 FIGURES = {   # name: (the notebooks that show it, its drawing)
+    "linear_attention_state": (("02_attention.ipynb",), linear_attention_state),
     "padded_batch_mask": (("04_transformer.ipynb", "06_pretraining.ipynb", "07_generation.ipynb"), padded_batch_mask),
+    "paged_kv_cache": (("07_generation.ipynb",), paged_kv_cache),
+    "continuous_batching": (("07_generation.ipynb",), continuous_batching),
     "chat_template_mask": (("08_supervised_fine_tuning.ipynb",), chat_template_mask),
     "padding_vs_packing": (("08_supervised_fine_tuning.ipynb",), padding_vs_packing),
     "lora_adapter": (("09_lora_and_qlora.ipynb",), lora_adapter),

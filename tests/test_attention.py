@@ -371,3 +371,52 @@ def test_explorer_builds_and_reacts_headless():
 def test_module_import_is_light_and_comes_before_rope():
     code = "import sys, rawllm.attention; assert 'rawllm.rope' not in sys.modules and 'ipywidgets' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=NOTEBOOKS_DIR, check=True)
+
+
+# Linear attention: the parallel and recurrent forms against the definition written as explicit sums.
+
+def linear_attention_by_sums(q, k, v, phi, normalize):
+    """o_i = sum_{j<=i} (phi(q_i) . phi(k_j)) v_j [/ sum_{j<=i} phi(q_i) . phi(k_j)], one query and key at a time."""
+    B, H, L, _ = q.shape
+    out = torch.zeros(B, H, L, v.shape[-1], dtype=torch.float64)
+    for b in range(B):
+        for h in range(H):
+            for i in range(L):
+                weights = [float(phi(q[b, h, i]) @ phi(k[b, h, j])) for j in range(i + 1)]
+                total = sum(w * v[b, h, j].double() for j, w in enumerate(weights))
+                out[b, h, i] = total / sum(weights) if normalize else total
+    return out.float()
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_linear_attention_forms_equal_the_definition(normalize):
+    from rawllm.attention import elu_feature_map, linear_attention, linear_attention_recurrent
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 3, 9, 4), torch.randn(2, 3, 9, 4), torch.randn(2, 3, 9, 5)
+    phi = elu_feature_map if normalize else (lambda x: x)
+    expected = linear_attention_by_sums(q, k, v, lambda x: F.elu(x) + 1 if normalize else x, normalize)
+    torch.testing.assert_close(linear_attention(q, k, v, phi, normalize=normalize, eps=0.0), expected, **TOL)
+    recurrent, (S, z) = linear_attention_recurrent(q, k, v, phi, normalize=normalize, eps=0.0)
+    torch.testing.assert_close(recurrent, expected, **TOL)
+    assert S.shape == (2, 3, 4, 5) and z.shape == (2, 3, 4)
+    torch.testing.assert_close(S, torch.einsum("bhtk,bhtv->bhkv", phi(k), v), **TOL)
+
+
+def test_linear_attention_recurrent_continues_from_its_state():
+    from rawllm.attention import linear_attention, linear_attention_recurrent
+    torch.manual_seed(1)
+    q, k, v = torch.randn(1, 2, 30, 8), torch.randn(1, 2, 30, 8), torch.randn(1, 2, 30, 8)
+    first, state = linear_attention_recurrent(q[:, :, :11], k[:, :, :11], v[:, :, :11])
+    steps = [first]
+    for t in range(11, 30):                                   # decoding: one token at a time from the state
+        out, state = linear_attention_recurrent(q[:, :, t:t + 1], k[:, :, t:t + 1], v[:, :, t:t + 1], state=state)
+        steps.append(out)
+    torch.testing.assert_close(torch.cat(steps, dim=2), linear_attention(q, k, v), **TOL)
+
+
+def test_linear_attention_rejects_mismatched_shapes():
+    from rawllm.attention import linear_attention, linear_attention_recurrent
+    with pytest.raises(ValueError, match="head_dim"):
+        linear_attention(torch.randn(1, 2, 5, 8), torch.randn(1, 2, 5, 4), torch.randn(1, 2, 5, 8))
+    with pytest.raises(ValueError, match="batch, heads, seq, head_dim"):
+        linear_attention_recurrent(torch.randn(2, 5, 8), torch.randn(2, 5, 8), torch.randn(2, 5, 8))

@@ -586,3 +586,104 @@ def test_module_import_is_light():
     code = ("import sys, rawllm.generate; heavy = {'ipywidgets', 'matplotlib', 'transformers', 'rawllm.train'} & "
             "set(sys.modules); assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], cwd=NOTEBOOKS_DIR, check=True)
+
+
+# The paged KV cache and continuous batching: every answer must be the one the contiguous cache gives alone.
+
+def serving_model(**overrides):
+    torch.manual_seed(3)
+    config = ModelConfig(**{**dict(vocab_size=97, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, max_seq_len=96),
+                            **overrides})
+    model = Transformer(config).eval()
+    with torch.no_grad():                       # larger weights than the init: sharper, more varied argmaxes
+        for p in model.parameters():
+            p.mul_(4.0)
+    return model
+
+
+def random_requests(n, seed=0, max_prompt=20, max_new=30):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randint(0, 97, (int(torch.randint(1, max_prompt, (), generator=g)),), generator=g).tolist(),
+             int(torch.randint(1, max_new, (), generator=g))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("max_batch,block_size", [(4, 4), (3, 16), (1, 1)])
+def test_continuous_batching_equals_each_request_alone(max_batch, block_size):
+    from rawllm.generate import continuous_batching
+    model, requests = serving_model(), random_requests(11)
+    answers, stats = continuous_batching(model, requests, max_batch=max_batch, num_blocks=400 // block_size,
+                                         block_size=block_size)
+    for (prompt, n), answer in zip(requests, answers):
+        assert answer == generate(model, torch.tensor([prompt]), n, greedy=True)[0].tolist()
+    assert max(stats["batch_sizes"]) == max_batch                  # the batch fills up ...
+    if max_batch > 1:
+        assert stats["batch_sizes"][-1] < max_batch                # ... and drains at the end
+
+
+def test_continuous_batching_stops_at_a_stop_token():
+    from rawllm.generate import continuous_batching
+    model, requests = serving_model(), random_requests(6, seed=1, max_new=40)
+    free_run = [generate(model, torch.tensor([p]), n, greedy=True)[0].tolist() for p, n in requests]
+    stop = free_run[0][min(3, len(free_run[0]) - 1)]                 # a token the first answer produces
+    answers, _ = continuous_batching(model, requests, max_batch=3, num_blocks=100, block_size=4, stop_ids=[stop])
+    for (prompt, n), answer, unstopped in zip(requests, answers, free_run):
+        expected = generate(model, torch.tensor([prompt]), n, greedy=True, stop_ids=[stop])[0].tolist()
+        assert answer == expected
+        if stop in unstopped:
+            assert answer == unstopped[:unstopped.index(stop) + 1]
+    assert any(stop in a for a in answers)
+
+
+def test_a_small_pool_admits_fewer_requests_and_answers_the_same():
+    from rawllm.generate import continuous_batching
+    model, requests = serving_model(), [([5, 6, 7, 8, 9], 12)] * 3 + [([1, 2], 3)] * 3
+    # each long request may need ceil((5 + 12 - 1) / 4) = 4 blocks: a pool of 6 holds one of them at a time
+    answers, stats = continuous_batching(model, requests, max_batch=4, num_blocks=6, block_size=4)
+    assert stats["peak_blocks"] <= 6 and max(stats["batch_sizes"][:11]) == 1
+    for (prompt, n), answer in zip(requests, answers):
+        assert answer == generate(model, torch.tensor([prompt]), n, greedy=True)[0].tolist()
+
+
+def test_paged_forward_matches_the_full_forward_of_each_sequence():
+    from rawllm.generate import PagedKVCache, add_sequence, paged_forward
+    model = serving_model()
+    sequences = {"a": list(range(3, 20)), "b": list(range(40, 45)), "c": [7]}
+    cache = PagedKVCache(model, num_blocks=20, block_size=3)
+    for name, ids in sequences.items():                            # prefill all but the last token, alone
+        add_sequence(cache, name)
+        if len(ids) > 1:
+            paged_forward(model, cache, [name], torch.tensor([ids[:-1]]))
+    names = list(sequences)
+    step = paged_forward(model, cache, names, torch.tensor([[sequences[n][-1]] for n in names]))   # one batched step
+    for row, name in enumerate(names):
+        with torch.no_grad():
+            full = model(torch.tensor([sequences[name]]))[0, -1]
+        torch.testing.assert_close(step[row, -1], full, atol=1e-4, rtol=1e-4)
+        assert cache.lengths[name] == len(sequences[name])
+        assert 0 <= len(cache.tables[name]) * 3 - len(sequences[name]) < 3          # under one block wasted
+
+
+def test_paged_cache_bookkeeping_and_errors():
+    from rawllm.generate import PagedKVCache, add_sequence, continuous_batching, free_sequence, reserve
+    model = serving_model()
+    cache = PagedKVCache(model, num_blocks=5, block_size=4)
+    add_sequence(cache, "x")
+    reserve(cache, "x", 9)                                         # 9 tokens: 3 blocks
+    assert cache.tables["x"] == [0, 1, 2] and cache.blocks_in_use() == 3
+    assert cache.block_bytes == 2 * 2 * 4 * 2 * 8 * 4              # k and v, layers, slots, kv heads, head_dim, fp32
+    add_sequence(cache, "y")
+    with pytest.raises(ValueError, match="out of blocks: sequence 'y' needs 3 more, 2 of 5"):
+        reserve(cache, "y", 12)
+    with pytest.raises(ValueError, match="already in the cache"):
+        add_sequence(cache, "x")
+    free_sequence(cache, "x")
+    reserve(cache, "y", 12)
+    assert cache.tables["y"] == [0, 1, 2] and cache.blocks_in_use() == 3
+    with pytest.raises(ValueError, match="request 1: 90 prompt tokens"):
+        continuous_batching(model, [([1], 2), ([1] * 90, 10)])
+    with pytest.raises(ValueError, match="request 0 needs 4 blocks of 4 tokens, more than the pool's 3"):
+        continuous_batching(model, [([1] * 10, 6)], num_blocks=3, block_size=4)
+    with pytest.raises(ValueError, match="non-empty prompt"):
+        continuous_batching(model, [([], 3)])
+    with pytest.raises(ValueError, match="sliding-window"):
+        PagedKVCache(serving_model(sliding_window=8), num_blocks=4)

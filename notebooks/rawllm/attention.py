@@ -1,6 +1,6 @@
 # Generated from notebooks/02_attention.ipynb by notebooks/export.py. Do not edit: change the notebook and re-export.
 
-"""Attention from raw tensor operations: masks, multi-head, grouped-query, KV caches, sliding window, MLA (notebook 02)."""
+"""Attention from raw tensor operations: masks, multi-head, grouped-query, KV caches, sliding window, MLA, linear attention (notebook 02)."""
 import math
 
 import torch
@@ -314,6 +314,39 @@ class RollingKVCache:
     def reset(self) -> None:
         self.slot_positions.fill_(-1)
         self.pos = 0
+
+
+def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
+    """phi(x) = elu(x) + 1 (Katharopoulos et al. 2020): positive features, so every weight phi(q) . phi(k) > 0."""
+    return F.elu(x) + 1
+
+
+def linear_attention(q, k, v, feature_map=elu_feature_map, normalize: bool = True, eps: float = 1e-6):
+    """Causal linear attention, parallel form: o_i = sum_{j<=i} (phi(q_i) . phi(k_j)) v_j, divided by
+    sum_{j<=i} phi(q_i) . phi(k_j) when normalize. q, k (batch, heads, L, d_k), v (batch, heads, L, d_v) ->
+    (batch, heads, L, d_v). It builds the (L, L) weights: O(L^2), the reference the recurrent form must equal."""
+    check_qkv(q, k, v)
+    weights = (feature_map(q) @ feature_map(k).transpose(-2, -1)).tril()        # (B, H, L, L), no softmax
+    out = weights @ v
+    return out / (weights.sum(-1, keepdim=True) + eps) if normalize else out
+
+
+def linear_attention_recurrent(q, k, v, feature_map=elu_feature_map, normalize: bool = True, state=None,
+                               eps: float = 1e-6):
+    """The same outputs one token at a time from a running state: S = sum_j phi(k_j) v_j^T (batch, heads, d_k, d_v)
+    and z = sum_j phi(k_j) (batch, heads, d_k). O(L) time and a state whose size does not grow with L.
+    Returns (out, (S, z)); pass the state back to continue the sequence."""
+    check_qkv(q, k, v)
+    fq, fk = feature_map(q), feature_map(k)
+    B, H, L, d_k = fq.shape
+    S, z = state if state is not None else (q.new_zeros(B, H, d_k, v.shape[-1]), q.new_zeros(B, H, d_k))
+    outs = []
+    for t in range(L):
+        S = S + fk[:, :, t, :, None] * v[:, :, t, None, :]              # add phi(k_t) v_t^T: (B, H, d_k, d_v)
+        z = z + fk[:, :, t]
+        o = (fq[:, :, t, None, :] @ S)[:, :, 0]                          # phi(q_t)^T S: (B, H, d_v)
+        outs.append(o / ((fq[:, :, t] * z).sum(-1, keepdim=True) + eps) if normalize else o)
+    return torch.stack(outs, dim=2), (S, z)
 
 
 def mla_softmax_scale(qk_head_dim: int, rope_factor: float = 1.0, mscale_all_dim: float = 0.0) -> float:

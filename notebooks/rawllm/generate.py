@@ -1,7 +1,7 @@
 # Generated from notebooks/07_generation.ipynb by notebooks/export.py. Do not edit: change the notebook and re-export.
 
-"""From logits to text: sampling transforms, KV-cache decoding, left-padded batches, streaming and speculative
-decoding (notebook 07)."""
+"""From logits to text: sampling transforms, KV-cache decoding, left-padded batches, streaming, speculative
+decoding, a paged KV cache and continuous batching (notebook 07)."""
 import math
 
 import torch
@@ -455,3 +455,170 @@ def sampling_explorer(model, tokenizer, prompt: str = "Once upon a time", n_samp
     redraw()
     return widgets.VBox([prompt_box, widgets.HBox(list(sliders.values())[:2]), widgets.HBox(list(sliders.values())[2:]),
                          chart, samples])
+
+
+class PagedKVCache:
+    """The keys and values of many sequences in one pool of fixed-size blocks (vLLM's PagedAttention layout).
+    Per layer, k and v are (num_blocks, block_size, n_kv_heads, head_dim). A sequence owns a block table, the list
+    of its blocks in order: its position p lives in block table[p // block_size], slot p % block_size. Blocks
+    are taken from the free list as a sequence grows and go back when it ends."""
+
+    def __init__(self, model, num_blocks: int, block_size: int = 16):
+        c, weight = model.config, next(model.parameters())
+        if any(c.window(i) for i in range(c.n_layers)):
+            raise ValueError("a paged cache keeps every position; this model's sliding-window layers do not attend "
+                             "to all of them: serve it with the rolling cache, one sequence at a time")
+        if num_blocks < 1 or block_size < 1:
+            raise ValueError(f"num_blocks={num_blocks} and block_size={block_size} must be at least 1")
+        shape = (c.n_layers, num_blocks, block_size, c.n_kv_heads, c.head_dim)
+        self.k = torch.zeros(shape, dtype=weight.dtype, device=weight.device)
+        self.v = torch.zeros_like(self.k)
+        self.block_size = block_size
+        self.free = list(range(num_blocks - 1, -1, -1))        # a stack: pop() hands out the lowest free block
+        self.tables, self.lengths = {}, {}                     # sequence id -> its blocks, its stored tokens
+
+    @property
+    def num_blocks(self) -> int:
+        return self.k.shape[1]
+
+    @property
+    def block_bytes(self) -> int:
+        """Bytes of one block: its keys and values in every layer."""
+        return 2 * self.k[:, 0].nbytes
+
+    def blocks_for(self, n_tokens: int) -> int:
+        return -(-n_tokens // self.block_size)
+
+    def blocks_in_use(self) -> int:
+        return self.num_blocks - len(self.free)
+
+
+def add_sequence(cache: PagedKVCache, seq_id) -> None:
+    """Give a new sequence an empty block table."""
+    if seq_id in cache.tables:
+        raise ValueError(f"sequence {seq_id!r} is already in the cache")
+    cache.tables[seq_id], cache.lengths[seq_id] = [], 0
+
+
+def reserve(cache: PagedKVCache, seq_id, n_new: int) -> None:
+    """Take free blocks until the sequence's table holds its tokens plus n_new more."""
+    need = cache.blocks_for(cache.lengths[seq_id] + n_new) - len(cache.tables[seq_id])
+    if need > len(cache.free):
+        raise ValueError(f"the paged cache is out of blocks: sequence {seq_id!r} needs {need} more, {len(cache.free)} "
+                         f"of {cache.num_blocks} are free; finish or free a sequence, or make num_blocks larger")
+    cache.tables[seq_id] += [cache.free.pop() for _ in range(need)]
+
+
+def free_sequence(cache: PagedKVCache, seq_id) -> None:
+    """A finished sequence gives its blocks back to the free list."""
+    cache.free += reversed(cache.tables.pop(seq_id))
+    del cache.lengths[seq_id]
+
+
+def slot_indices(cache: PagedKVCache, seq_id, start: int, end: int) -> torch.Tensor:
+    """Where positions start .. end - 1 of a sequence live in the pool flattened to (num_blocks * block_size)."""
+    positions = torch.arange(start, end)
+    table = torch.tensor(cache.tables[seq_id], dtype=torch.long)
+    return table[positions // cache.block_size] * cache.block_size + positions % cache.block_size
+
+
+class PagedLayerView:
+    """One layer's view of a PagedKVCache for one forward pass over some sequences, each bringing n new tokens.
+    The model calls update(k, v) as it does on a KVCache: the new keys go to their slots through the block tables,
+    and every sequence's keys come back gathered into (batch, heads, pos + n, dim), padded on the left to the
+    longest one (pos), so that every sequence's new tokens sit in the same columns. The model's attention_mask
+    hides the padding."""
+    keeps_every_position = True
+
+    def __init__(self, cache: PagedKVCache, layer: int, seq_ids: list, read: torch.Tensor, write: torch.Tensor):
+        self.cache, self.layer, self.seq_ids, self.read, self.write = cache, layer, seq_ids, read, write
+        self.pos = read.shape[1] - write.shape[1]                  # the longest stored sequence
+
+    def update(self, k: torch.Tensor, v: torch.Tensor):
+        B, H, n, D = k.shape
+        pool_k, pool_v = self.cache.k[self.layer].view(-1, H, D), self.cache.v[self.layer].view(-1, H, D)
+        pool_k[self.write.flatten()] = k.transpose(1, 2).reshape(B * n, H, D)
+        pool_v[self.write.flatten()] = v.transpose(1, 2).reshape(B * n, H, D)
+        k_all, v_all = pool_k[self.read].transpose(1, 2), pool_v[self.read].transpose(1, 2)   # (B, H, pos + n, D)
+        return k_all, v_all, torch.arange(self.read.shape[1], device=k.device)
+
+
+@torch.no_grad()
+def paged_forward(model, cache: PagedKVCache, seq_ids: list, input_ids: torch.Tensor) -> torch.Tensor:
+    """Logits (batch, n, vocab) of n new tokens per sequence, input_ids (batch, n), through the paged cache: blocks
+    are reserved, keys written, read back through the block tables, and the sequences' lengths advanced."""
+    n, device = input_ids.shape[1], input_ids.device
+    for seq_id in seq_ids:
+        reserve(cache, seq_id, n)
+    lengths = torch.tensor([cache.lengths[s] for s in seq_ids])
+    longest = int(lengths.max())
+    write = torch.stack([slot_indices(cache, s, cache.lengths[s], cache.lengths[s] + n) for s in seq_ids])
+    n_pad = longest - lengths                                          # left padding of each row when gathered
+    read = torch.zeros(len(seq_ids), longest + n, dtype=torch.long)    # padding reads slot 0, masked below
+    for row, s in enumerate(seq_ids):
+        read[row, int(n_pad[row]):] = slot_indices(cache, s, 0, cache.lengths[s] + n)
+    views = [PagedLayerView(cache, i, seq_ids, read.to(device), write.to(device)) for i in range(model.config.n_layers)]
+    attention_mask = (torch.arange(longest + n) >= n_pad[:, None]).long().to(device)      # (batch, pos + n)
+    position_ids = (lengths[:, None] + torch.arange(n)).to(device)                        # each row's own positions
+    logits = model(input_ids, attention_mask=attention_mask, position_ids=position_ids, cache=views)
+    for s in seq_ids:
+        cache.lengths[s] += n
+    return logits
+
+
+def worst_case(cache: PagedKVCache, request) -> int:
+    """Blocks a request can come to hold: its prompt and every new token but the last (which is never stored)."""
+    return cache.blocks_for(len(request[0]) + request[1] - 1)
+
+
+def check_requests(model, requests, cache: PagedKVCache, max_batch: int) -> None:
+    """ValueError naming the first request that cannot be served."""
+    if max_batch < 1:
+        raise ValueError(f"max_batch={max_batch} must be at least 1")
+    for i, request in enumerate(requests):
+        if len(request) != 2 or not len(request[0]) or int(request[1]) != request[1] or request[1] < 1:
+            raise ValueError(f"request {i} must be (prompt ids, max_new_tokens >= 1) with a non-empty prompt")
+        if len(request[0]) + request[1] > model.config.max_seq_len:
+            raise ValueError(f"request {i}: {len(request[0])} prompt tokens + {request[1]} new ones exceed the "
+                             f"model's context of {model.config.max_seq_len}")
+        if worst_case(cache, request) > cache.num_blocks:
+            raise ValueError(f"request {i} needs {worst_case(cache, request)} blocks of {cache.block_size} tokens, "
+                             f"more than the pool's {cache.num_blocks}")
+
+
+@torch.no_grad()
+def continuous_batching(model, requests: list, max_batch: int = 8, num_blocks: int = 256, block_size: int = 16,
+                        stop_ids=(), on_step=None) -> tuple[list, dict]:
+    """Greedy answers to requests [(prompt ids, max_new_tokens), ...] with continuous batching: at every decoding
+    step, waiting requests join the running batch (each prefilled alone) while there is room, and finished ones
+    leave and free their blocks. A request is admitted only when the free pool covers its prompt and all of its
+    new tokens, so nothing is ever preempted. Returns (new tokens per request, in order; stats)."""
+    cache, device = PagedKVCache(model, num_blocks, block_size), next(model.parameters()).device
+    stop = set([stop_ids] if isinstance(stop_ids, int) else stop_ids)
+    check_requests(model, requests, cache, max_batch)
+    waiting, running, outputs = list(range(len(requests))), [], [[] for _ in requests]
+    promised, stats = 0, {"batch_sizes": [], "blocks_in_use": [], "steps": 0}
+    while waiting or running:
+        while waiting and len(running) < max_batch and promised + worst_case(cache, requests[waiting[0]]) <= num_blocks:
+            i = waiting.pop(0)
+            promised += worst_case(cache, requests[i])
+            add_sequence(cache, i)
+            prompt = torch.tensor([requests[i][0]], device=device)
+            outputs[i].append(int(paged_forward(model, cache, [i], prompt)[0, -1].argmax()))
+            running.append(i)
+        if running:
+            stats["batch_sizes"].append(len(running))
+            stats["blocks_in_use"].append(cache.blocks_in_use())
+        for i in [i for i in running if outputs[i][-1] in stop or len(outputs[i]) == requests[i][1]]:
+            running.remove(i)                                               # finished: leave, free the blocks
+            promised -= worst_case(cache, requests[i])
+            free_sequence(cache, i)
+        if running:
+            last = torch.tensor([[outputs[i][-1]] for i in running], device=device)
+            for i, token in zip(running, paged_forward(model, cache, running, last)[:, -1].argmax(-1).tolist()):
+                outputs[i].append(token)
+            stats["steps"] += 1
+        if on_step is not None:
+            on_step(len(running), len(waiting))
+    stats.update(peak_blocks=max(stats["blocks_in_use"], default=0), block_bytes=cache.block_bytes)
+    return outputs, stats
