@@ -562,8 +562,63 @@ def continuous_batching():
     return finish(fig, axes)
 
 
+def residual_variants():
+    """Notebook 04: where the norm sits in a block, for pre-norm, post-norm / DeepNorm and the parallel block;
+    LayerScale and DropPath act on a branch's output before it joins the stream."""
+    fig, axes = plt.subplots(1, 3, figsize=(14.5, 5.0))
+
+    def stream(ax, y0, y1):
+        ax.annotate("", xy=(0, y1), xytext=(0, y0), arrowprops=dict(arrowstyle="->", color=BLUE, lw=2.2))
+
+    def op(ax, x, y, text, colour=LIGHT_BLUE, width=1.9):
+        box(ax, x - width / 2, y, width, colour, text, text_colour=INK, height=0.62, fontsize=8.5)
+
+    def plus(ax, y, text="+"):
+        ax.add_patch(plt.Circle((0, y), 0.22, facecolor="white", edgecolor=INK, lw=1.2, zorder=3))
+        ax.text(0, y, text, ha="center", va="center", fontsize=10, zorder=4)
+
+    ax = axes[0]                                                   # pre-norm
+    stream(ax, 0, 6.3)
+    for y, name in ((1.2, "attention"), (3.9, "SwiGLU")):
+        op(ax, 1.6, y, "RMSNorm", GREY)
+        op(ax, 1.6, y + 1.0, name)
+        arrow(ax, 0.05, y - 0.45, 1.0, y - 0.2)
+        arrow(ax, 1.0, y + 1.2, 0.25, y + 1.7)
+        plus(ax, y + 1.75)
+    ax.set_title("pre-norm (Llama): x + f(norm(x))\nthe stream itself is never normed", fontsize=10)
+    ax = axes[1]                                                   # post-norm and DeepNorm
+    stream(ax, 0, 6.3)
+    for y, name in ((0.9, "attention"), (3.6, "SwiGLU")):
+        op(ax, 1.6, y + 0.5, name)
+        arrow(ax, 0.05, y, 1.0, y + 0.3)
+        arrow(ax, 1.0, y + 0.75, 0.25, y + 1.15)
+        plus(ax, y + 1.2, "+")
+        ax.text(-0.35, y + 0.75, "× α", ha="right", va="center", fontsize=9, color=ORANGE)
+        op(ax, 0, y + 2.0, "RMSNorm", GREY, width=1.5)
+    ax.set_title("post-norm: norm(x + f(x)); DeepNorm: norm(α x + f(x)),\nα = (2N)^¼, and f's init × β = (8N)^-¼",
+                 fontsize=10)
+    ax = axes[2]                                                   # parallel
+    stream(ax, 0, 6.3)
+    op(ax, 1.6, 1.4, "RMSNorm", GREY)
+    arrow(ax, 0.05, 0.9, 1.0, 1.2)
+    op(ax, 0.9, 3.0, "attention", width=1.6)
+    op(ax, 2.9, 3.0, "SwiGLU", width=1.6)
+    arrow(ax, 1.6, 1.75, 0.9, 2.65), arrow(ax, 1.6, 1.75, 2.9, 2.65)
+    arrow(ax, 0.9, 3.35, 0.25, 4.45), arrow(ax, 2.9, 3.35, 0.25, 4.5)
+    plus(ax, 4.6)
+    box(ax, 0.95, 5.55, 3.8, LIGHT_BLUE, "on any branch: × γ (LayerScale)\n× 0 or 1/(1-p) per sample (DropPath)",
+        text_colour=INK, height=0.9, fontsize=8.5)
+    ax.set_title("parallel (GPT-J): x + attn(norm(x)) + mlp(norm(x))\nboth branches read one normed input",
+                 fontsize=10)
+    for ax in axes:
+        ax.text(0, -0.35, "x (batch, seq, d_model)", ha="center", va="top", fontsize=8.5)
+        ax.set_xlim(-2.2, 4.8), ax.set_ylim(-0.9, 6.6)
+    return finish(fig, axes)
+
+
 FIGURES = {   # name: (the notebooks that show it, its drawing)
     "linear_attention_state": (("02_attention.ipynb",), linear_attention_state),
+    "residual_variants": (("04_transformer.ipynb",), residual_variants),
     "padded_batch_mask": (("04_transformer.ipynb", "06_pretraining.ipynb", "07_generation.ipynb"), padded_batch_mask),
     "paged_kv_cache": (("07_generation.ipynb",), paged_kv_cache),
     "continuous_batching": (("07_generation.ipynb",), continuous_batching),

@@ -335,3 +335,90 @@ def test_bad_layer_types_and_rope():
         small_model(layer_types=["full_attention"], sliding_window=4)
     with pytest.raises(ValueError, match="rope_type 'dynamic' is not supported"):
         small_model(rope_scaling={"rope_type": "dynamic", "factor": 2.0, "original_max_position_embeddings": 8})
+
+
+# Residual and normalisation variants (notebook 04): switches that leave the default Llama block untouched.
+
+def variant_model(**options):
+    torch.manual_seed(0)
+    return Transformer(ModelConfig(vocab_size=64, d_model=32, n_layers=6, n_heads=4, max_seq_len=32, **options))
+
+
+def test_the_default_config_builds_the_plain_llama_block():
+    from rawllm.model import Block, VariantBlock
+    model = variant_model()
+    assert all(type(layer) is Block for layer in model.model.layers)
+    assert all(isinstance(layer, VariantBlock) for layer in variant_model(drop_path=0.1).model.layers)
+    assert not any("layer_scale" in name for name, _ in model.named_parameters())
+
+
+def test_drop_path_is_identity_in_eval_and_unbiased_in_training():
+    from rawllm.model import drop_path
+    torch.manual_seed(0)
+    x = torch.randn(6, 4, 5)
+    assert drop_path(x, 0.25, training=False) is x
+    draws = torch.stack([drop_path(x, 0.25, training=True) for _ in range(6000)])
+    for draw in draws[:100]:
+        for row, original in zip(draw, x):                        # a whole sample's branch: dropped or kept
+            assert torch.count_nonzero(row) == 0 or torch.allclose(row, original / 0.75)
+    kept = (draws.flatten(2).abs().sum(-1) > 0).float().mean()
+    assert abs(kept - 0.75) < 0.02
+    torch.testing.assert_close(draws.mean(0), x, atol=0.08, rtol=0)
+
+
+def test_deepnorm_and_layer_scale_inits_follow_their_formulas():
+    model = variant_model(residual="deepnorm", layer_scale_init=0.05)
+    alpha, beta, xavier = 12 ** 0.25, 48 ** -0.25, math.sqrt(2 / (32 + 32))    # N = 6: (2N)^1/4, (8N)^-1/4
+    mlp_xavier = math.sqrt(2 / (32 + model.config.d_ff))
+    layer = model.model.layers[3]
+    assert layer.alpha == pytest.approx(alpha)
+    for weight, expected in ((layer.self_attn.q_proj.weight, xavier), (layer.self_attn.k_proj.weight, xavier),
+                             (layer.self_attn.v_proj.weight, beta * xavier), (layer.self_attn.o_proj.weight, beta * xavier),
+                             (layer.mlp.gate_proj.weight, beta * mlp_xavier), (layer.mlp.down_proj.weight, beta * mlp_xavier)):
+        assert weight.std().item() == pytest.approx(expected, rel=0.12)
+    assert torch.equal(layer.attn_layer_scale.detach(), torch.full((32,), 0.05))
+    assert torch.equal(layer.mlp_layer_scale.detach(), torch.full((32,), 0.05))
+
+
+def test_each_residual_variant_computes_its_formula():
+    x = torch.randn(2, 7, 32)
+    rope = variant_model().position_embeddings(torch.arange(7), "cpu")
+    with torch.no_grad():
+        for residual, alpha in (("post_norm", 1.0), ("deepnorm", 12 ** 0.25)):
+            b = variant_model(residual=residual).model.layers[1].eval()
+            h = b.input_layernorm(alpha * x + b.self_attn(x, rope))
+            torch.testing.assert_close(b(x, rope), b.post_attention_layernorm(alpha * h + b.mlp(h)))
+        b = variant_model(residual="parallel").model.layers[1].eval()
+        assert b.post_attention_layernorm is None
+        n = b.input_layernorm(x)
+        torch.testing.assert_close(b(x, rope), x + b.self_attn(n, rope) + b.mlp(n))
+        b = variant_model(layer_scale_init=0.3).model.layers[1].eval()
+        h = x + 0.3 * b.self_attn(b.input_layernorm(x), rope)
+        torch.testing.assert_close(b(x, rope), h + 0.3 * b.mlp(b.post_attention_layernorm(h)))
+
+
+@pytest.mark.parametrize("options", [dict(residual="post_norm"), dict(residual="deepnorm"), dict(residual="parallel"),
+                                     dict(layer_scale_init=0.1, drop_path=0.2)])
+def test_variants_train_and_decode_with_the_cache(options):
+    model = variant_model(**options)
+    ids = torch.randint(0, 64, (3, 12))
+    loss = F.cross_entropy(model(ids[:, :-1]).flatten(0, 1), ids[:, 1:].flatten())
+    loss.backward()
+    assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters())
+    model.eval()
+    assert torch.equal(greedy_decode(model, ids[:, :4], 6), greedy_decode(model, ids[:, :4], 6, use_cache=False))
+
+
+def test_variants_are_refused_where_they_cannot_go(tmp_path):
+    with pytest.raises(ValueError, match="residual='sandwich'"):
+        ModelConfig(residual="sandwich")
+    with pytest.raises(ValueError, match="drop_path=1"):
+        ModelConfig(drop_path=1.0)
+    with pytest.raises(ValueError, match="layer_scale_init=0"):
+        ModelConfig(layer_scale_init=0.0)
+    with pytest.raises(ValueError, match="cannot express residual='parallel'"):
+        variant_model(residual="parallel").save_pretrained(tmp_path)
+    from rawllm.moe import MoEConfig, MoETransformer
+    with pytest.raises(ValueError, match="written for the dense Block, not MoEBlock"):
+        MoETransformer(MoEConfig(vocab_size=64, d_model=32, n_layers=1, n_heads=4, moe_d_ff=16, n_experts=4,
+                                 residual="post_norm"))

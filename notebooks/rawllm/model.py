@@ -81,6 +81,9 @@ class ModelConfig:
     attn_implementation: str = "sdpa"        # "eager" (notebook 02's kernel) or "sdpa" (PyTorch's fused one)
     bos_token_id: int | None = None
     eos_token_id: int | list[int] | None = None
+    residual: str = "pre_norm"               # pre_norm, post_norm, deepnorm or parallel (a later section)
+    layer_scale_init: float | None = None    # LayerScale: a learned per-channel scale on each branch, from this
+    drop_path: float = 0.0                   # stochastic depth: the chance a branch is dropped, per sample
 
     def __post_init__(self):
         self.n_kv_heads = self.n_kv_heads or self.n_heads
@@ -95,6 +98,7 @@ class ModelConfig:
             self.layer_types = list(self.layer_types)
         check_layer_types(self.kinds(), self.n_layers, self.sliding_window)
         self.rope_scaling = check_rope_support(self.head_dim, self.rope_theta, self.rope_scaling)
+        check_residual(self.residual, self.layer_scale_init, self.drop_path)
 
     def kinds(self) -> list[str]:
         """The attention type of every layer: layer_types, or all sliding when only sliding_window is set."""
@@ -104,6 +108,23 @@ class ModelConfig:
 
     def window(self, layer_idx: int) -> int | None:
         return self.sliding_window if self.kinds()[layer_idx] == "sliding_attention" else None
+
+
+RESIDUALS = ("pre_norm", "post_norm", "deepnorm", "parallel")
+
+
+def check_residual(residual: str, layer_scale_init, drop_path: float) -> None:
+    if residual not in RESIDUALS:
+        raise ValueError(f"residual={residual!r}: choose one of {RESIDUALS}")
+    if layer_scale_init is not None and not layer_scale_init > 0:
+        raise ValueError(f"layer_scale_init={layer_scale_init} must be positive (or None: no LayerScale)")
+    if not 0 <= drop_path < 1:
+        raise ValueError(f"drop_path={drop_path} must lie in [0, 1): the chance that a branch is dropped")
+
+
+def plain_residual(config) -> bool:
+    """True for the Llama block (pre-norm, no LayerScale, no DropPath): the path transformers shares."""
+    return config.residual == "pre_norm" and config.layer_scale_init is None and config.drop_path == 0
 
 
 def check_layer_types(layer_types: list, n_layers: int, sliding_window) -> None:
@@ -218,12 +239,17 @@ class Transformer(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.model = Decoder(config, self.block)
+        if not plain_residual(config) and self.block is not Block:
+            raise ValueError(f"residual={config.residual!r}, layer_scale_init, drop_path: the residual variants "
+                             f"are written for the dense Block, not {self.block.__name__}")
+        self.model = Decoder(config, self.block if plain_residual(config) else VariantBlock)   # (a later section)
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.gradient_checkpointing = False
         self._inv_freq = {}                       # device -> float32 inverse frequencies
         self.tie_weights()
         init_weights(self, config.init_std)
+        if not plain_residual(config):
+            init_variant(self)
 
     def tie_weights(self) -> None:
         if self.config.tie_embeddings:
@@ -544,3 +570,65 @@ def write_pretrained(model: Transformer, path) -> None:
     """Transformer.save_pretrained: config.json and model.safetensors in the Hugging Face layout."""
     tensors = checkpoint_tensors(model)
     write_hf_folder(path, tensors, hf_config(model.config, tensors["model.embed_tokens.weight"].dtype))
+
+
+def deepnorm_constants(n_layers: int) -> tuple[float, float]:
+    """DeepNet's (alpha, beta) for a decoder-only model of n_layers blocks: alpha = (2N)^(1/4) scales the residual
+    before each post-norm, beta = (8N)^(-1/4) is the Xavier gain of v_proj, o_proj and the MLP at init."""
+    return (2 * n_layers) ** 0.25, (8 * n_layers) ** -0.25
+
+
+def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: in training, zero the whole branch output x (batch, ...) of each sample with chance p and
+    divide the kept ones by 1 - p, so that the expected value is x; the identity in eval mode."""
+    if p == 0 or not training:
+        return x
+    keep = torch.rand(x.shape[0], *[1] * (x.dim() - 1), device=x.device) >= p      # one draw per sample
+    return x * keep.to(x.dtype) / (1 - p)
+
+
+class VariantBlock(Block):
+    """Block with the residual variants of ModelConfig: residual = post_norm (norm(x + f(x))), deepnorm
+    (norm(alpha x + f(x))), parallel (x + attn(norm(x)) + mlp(norm(x)), one norm) or pre_norm; LayerScale
+    (branch * gamma, gamma a learned (d_model,) vector) and DropPath on each branch."""
+
+    def __init__(self, config: "ModelConfig", layer_idx: int):
+        super().__init__(config, layer_idx)
+        self.residual, self.drop = config.residual, config.drop_path
+        self.alpha = deepnorm_constants(config.n_layers)[0] if config.residual == "deepnorm" else 1.0
+        if config.residual == "parallel":
+            self.post_attention_layernorm = None                     # both branches read input_layernorm(x)
+        scale = config.layer_scale_init
+        self.attn_layer_scale = nn.Parameter(torch.full((config.d_model,), scale)) if scale else None
+        self.mlp_layer_scale = nn.Parameter(torch.full((config.d_model,), scale)) if scale else None
+
+    def branch(self, out: torch.Tensor, layer_scale) -> torch.Tensor:
+        """What a branch adds to the stream: LayerScale, then DropPath."""
+        return drop_path(out if layer_scale is None else out * layer_scale, self.drop, self.training)
+
+    def forward(self, x, position_embeddings, attention_mask=None, cache=None):
+        def attn(h):
+            return self.branch(self.self_attn(h, position_embeddings, attention_mask=attention_mask, cache=cache),
+                               self.attn_layer_scale)
+        if self.residual == "pre_norm":
+            x = x + attn(self.input_layernorm(x))
+            return x + self.branch(self.mlp(self.post_attention_layernorm(x)), self.mlp_layer_scale)
+        if self.residual == "parallel":
+            h = self.input_layernorm(x)                              # one normed input feeds both branches
+            return x + attn(h) + self.branch(self.mlp(h), self.mlp_layer_scale)
+        x = self.input_layernorm(self.alpha * x + attn(x))           # post_norm (alpha = 1) and deepnorm
+        return self.post_attention_layernorm(self.alpha * x + self.branch(self.mlp(x), self.mlp_layer_scale))
+
+
+def init_variant(model) -> None:
+    """After init_weights: LayerScale vectors at layer_scale_init; with deepnorm, DeepNet's Xavier-normal init,
+    gain beta for v_proj, o_proj and the MLP's three matrices, gain 1 for q_proj and k_proj."""
+    c = model.config
+    beta = deepnorm_constants(c.n_layers)[1]
+    for name, param in model.named_parameters():
+        if name.endswith("layer_scale"):
+            nn.init.constant_(param, c.layer_scale_init)
+        elif c.residual == "deepnorm" and name.endswith(("q_proj.weight", "k_proj.weight")):
+            nn.init.xavier_normal_(param, gain=1.0)
+        elif c.residual == "deepnorm" and name.endswith(("v_proj.weight", "o_proj.weight", "proj.weight")):
+            nn.init.xavier_normal_(param, gain=beta)                  # gate_proj, up_proj, down_proj too
