@@ -530,15 +530,16 @@ class PagedLayerView:
     hides the padding."""
     keeps_every_position = True
 
-    def __init__(self, cache: PagedKVCache, layer: int, seq_ids: list, read: torch.Tensor, write: torch.Tensor):
-        self.cache, self.layer, self.seq_ids, self.read, self.write = cache, layer, seq_ids, read, write
-        self.pos = read.shape[1] - write.shape[1]                  # the longest stored sequence
+    def __init__(self, cache: PagedKVCache, layer: int, read: torch.Tensor, n_new: int):
+        self.cache, self.layer, self.read = cache, layer, read     # read: (batch, pos + n) slots, left-padded
+        self.write = read[:, -n_new:].flatten()                    # the new tokens' slots: the last n of each row
+        self.pos = read.shape[1] - n_new                           # the longest stored sequence
 
     def update(self, k: torch.Tensor, v: torch.Tensor):
         B, H, n, D = k.shape
         pool_k, pool_v = self.cache.k[self.layer].view(-1, H, D), self.cache.v[self.layer].view(-1, H, D)
-        pool_k[self.write.flatten()] = k.transpose(1, 2).reshape(B * n, H, D)
-        pool_v[self.write.flatten()] = v.transpose(1, 2).reshape(B * n, H, D)
+        pool_k[self.write] = k.transpose(1, 2).reshape(B * n, H, D)
+        pool_v[self.write] = v.transpose(1, 2).reshape(B * n, H, D)
         k_all, v_all = pool_k[self.read].transpose(1, 2), pool_v[self.read].transpose(1, 2)   # (B, H, pos + n, D)
         return k_all, v_all, torch.arange(self.read.shape[1], device=k.device)
 
@@ -552,12 +553,12 @@ def paged_forward(model, cache: PagedKVCache, seq_ids: list, input_ids: torch.Te
         reserve(cache, seq_id, n)
     lengths = torch.tensor([cache.lengths[s] for s in seq_ids])
     longest = int(lengths.max())
-    write = torch.stack([slot_indices(cache, s, cache.lengths[s], cache.lengths[s] + n) for s in seq_ids])
     n_pad = longest - lengths                                          # left padding of each row when gathered
     read = torch.zeros(len(seq_ids), longest + n, dtype=torch.long)    # padding reads slot 0, masked below
     for row, s in enumerate(seq_ids):
         read[row, int(n_pad[row]):] = slot_indices(cache, s, 0, cache.lengths[s] + n)
-    views = [PagedLayerView(cache, i, seq_ids, read.to(device), write.to(device)) for i in range(model.config.n_layers)]
+    read = read.to(device)
+    views = [PagedLayerView(cache, i, read, n) for i in range(model.config.n_layers)]
     attention_mask = (torch.arange(longest + n) >= n_pad[:, None]).long().to(device)      # (batch, pos + n)
     position_ids = (lengths[:, None] + torch.arange(n)).to(device)                        # each row's own positions
     logits = model(input_ids, attention_mask=attention_mask, position_ids=position_ids, cache=views)
