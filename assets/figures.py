@@ -1,13 +1,14 @@
 """Drawn figures of the series: their sources, and the command that redraws them and embeds them in the notebooks.
 
-    python assets/figures.py           draw every figure to assets/<name>.png and embed it in its notebook
-    python assets/figures.py --check   exit 1 if a notebook's embedded copy differs from assets/<name>.png
+    python assets/figures.py                     draw every figure to assets/<name>.png and embed it in its notebook
+    python assets/figures.py --notebook 03_...   the same for the figures one notebook shows
+    python assets/figures.py --check             exit 1 if a notebook's embedded copy differs from assets/<name>.png
 
 A figure is embedded as an attachment of the markdown cell that shows it (`![...](attachment:<name>.png)`), so it
 renders in Jupyter, JupyterLab, Colab and on GitHub without fetching a file from the repository.
 
-One visual language: a token or a tensor cell is a rounded square; real tokens are blue, padding is grey,
-an allowed attention link is blue, a blocked one white, a token's link to itself (kept for padding) orange.
+The shapes and the palette live in `drawing.py` (one visual language, described there); each of notebooks 00-07
+keeps its figures in `figures_<NN>.py`, notebooks 08-12 below.
 """
 from __future__ import annotations
 
@@ -16,44 +17,11 @@ import json
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyBboxPatch  # noqa: E402
-
 ASSETS = Path(__file__).resolve().parent
+sys.path.insert(0, str(ASSETS))
 NOTEBOOKS = ASSETS.parent / "notebooks"
-BLUE, LIGHT_BLUE, GREY, ORANGE, INK, DOC2 = "#3b75af", "#a9c8e8", "#d4d4d4", "#ef8a3c", "#222222", "#6aa84f"
-plt.rcParams.update({"font.family": "DejaVu Sans", "font.size": 10, "svg.hashsalt": "rawllm"})
 
-
-def cell(ax, x, y, colour, text="", text_colour="white", size=0.9, fontsize=9):
-    """One rounded square of side `size` centred at (x, y), with a label."""
-    ax.add_patch(FancyBboxPatch((x - size / 2, y - size / 2), size, size, boxstyle="round,pad=0,rounding_size=0.12",
-                                facecolor=colour, edgecolor="white", linewidth=1))
-    if text:
-        ax.text(x, y, text, ha="center", va="center", color=text_colour, fontsize=fontsize)
-
-
-def mask_grid(ax, colours, x0, y0, labels):
-    """A (T, T) attention mask: row i = query i, column j = key j; colours[i][j] fills each cell."""
-    n = len(colours)
-    for i in range(n):
-        for j in range(n):
-            cell(ax, x0 + j, y0 - i, colours[i][j], size=0.92)
-    for j, label in enumerate(labels):
-        ax.text(x0 + j, y0 + 0.8, label, ha="center", va="bottom", fontsize=8, rotation=90, color=INK)
-        ax.text(x0 - 0.8, y0 - j, label, ha="right", va="center", fontsize=8, color=INK)
-
-
-def finish(fig, axes):
-    """Square cells, no axes, tight margins: how every figure of cells ends."""
-    for ax in axes:
-        ax.set_aspect("equal")
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
+from drawing import BLUE, DOC2, GREY, INK, LIGHT_BLUE, ORANGE, arrow, box, cell, finish, mask_grid, matrix, plt  # noqa: E402,F401
 
 
 def padded_batch_mask():
@@ -103,14 +71,6 @@ def padded_batch_mask():
             "the boundary", ha="center", va="top", fontsize=8.5, color=INK)
     ax.set_xlim(-2.2, 6), ax.set_ylim(-3.6, 6.0)
     return finish(fig, axes)
-
-
-def box(ax, x, y, width, colour, text="", text_colour="white", height=0.9, fontsize=8):
-    """A rounded rectangle of `width` cells starting at x (a multi-token piece), centred vertically at y."""
-    ax.add_patch(FancyBboxPatch((x + 0.04, y - height / 2), width - 0.08, height,
-                                boxstyle="round,pad=0,rounding_size=0.12", facecolor=colour, edgecolor="white"))
-    if text:
-        ax.text(x + width / 2, y, text, ha="center", va="center", color=text_colour, fontsize=fontsize)
 
 
 def chat_template_mask():
@@ -164,23 +124,6 @@ def padding_vs_packing():
                  fontsize=10)
     ax.set_xlim(-0.6, 11.6), ax.set_ylim(-0.8, 4.6)
     return finish(fig, axes)
-
-
-def arrow(ax, x0, y0, x1, y1, text="", colour=INK):
-    """An arrow from (x0, y0) to (x1, y1), with an optional label above its middle."""
-    ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=dict(arrowstyle="->", color=colour, lw=1.4))
-    if text:
-        ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.25, text, ha="center", va="bottom", fontsize=8.5, color=colour)
-
-
-def matrix(ax, x, y, rows, cols, colour, label, shape):
-    """A weight matrix as a block of rows x cols cells (top-left at x, y), its name inside, its shape below."""
-    for i in range(rows):
-        for j in range(cols):
-            cell(ax, x + j * 0.5, y - i * 0.5, colour, size=0.46)
-    ax.text(x + (cols - 1) * 0.25, y + 0.35, label, ha="center", va="bottom", fontsize=12, weight="bold",
-            color=INK)
-    ax.text(x + (cols - 1) * 0.25, y - rows * 0.5 + 0.05, shape, ha="center", va="top", fontsize=9, color=INK)
 
 
 def lora_adapter():
@@ -636,6 +579,12 @@ FIGURES = {   # name: (the notebooks that show it, its drawing)
     "stage_evaluation": (("12_lifecycle.ipynb",), stage_evaluation),
     "export_parity": (("12_lifecycle.ipynb",), export_parity),
 }
+for _nn in ("00", "01", "02", "03", "04", "05", "06", "07"):
+    _module = __import__(f"figures_{_nn}")
+    _clash = set(_module.FIGURES) & set(FIGURES)
+    if _clash:
+        raise SystemExit(f"figures_{_nn}.py: figure names already used: {sorted(_clash)}")
+    FIGURES.update(_module.FIGURES)
 
 
 def draw(name: str) -> Path:
@@ -688,7 +637,13 @@ def main(argv: list[str]) -> int:
         for problem in problems:
             print(f"stale figure: {problem} (run python assets/figures.py)", file=sys.stderr)
         return 1 if problems else 0
-    for name in FIGURES:
+    names = list(FIGURES)
+    if "--notebook" in argv:
+        notebook = argv[argv.index("--notebook") + 1]
+        names = [n for n in FIGURES if any(nb.startswith(notebook) for nb in FIGURES[n][0])]
+        if not names:
+            raise SystemExit(f"no figure is shown in a notebook starting with {notebook!r}")
+    for name in names:
         print("drew", draw(name).name, "and embedded it" if embed(name) else "(embedded copy unchanged)")
     return 0
 
