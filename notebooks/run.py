@@ -10,6 +10,7 @@ Exits non-zero on the first failure, naming the notebook and the cell.
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import sys
 import time
@@ -56,6 +57,38 @@ def coalesce_streams(nb) -> None:
             cell.outputs = merged
 
 
+def final_progress_text(state: dict, model_id: str) -> str | None:
+    """The text a tqdm bar showed when it finished, rebuilt from the saved widget state (`None`: not a tqdm bar).
+
+    tqdm.auto draws a widget in a notebook, and the plain-text fallback saved with it is the bar's *first* state
+    ("0%|          | 0/1300"): what GitHub and other static viewers show. The widget state at the end of the run
+    holds the final label, progress and counts, so the fallback can say what the run did."""
+    box = state.get(model_id, {})
+    children = box.get("state", {}).get("children", []) if box.get("model_name") == "HBoxModel" else []
+    models = [state.get(c.removeprefix("IPY_MODEL_"), {}) for c in children]
+    if [m.get("model_name") for m in models] != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    left, bar, right = (m["state"] for m in models)
+    total, value = bar.get("max") or 0, bar.get("value") or 0
+    filled = min(10, int(10 * value / total)) if total else 0
+    text = f"{html.unescape(left.get('value', ''))}|{'█' * filled}{' ' * (10 - filled)}|{html.unescape(right.get('value', ''))}"
+    return text.replace("\u2007", " ")
+
+
+def finalize_progress(nb) -> int:
+    """Replace each tqdm widget's plain-text fallback by its final state; returns how many were rewritten."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    rewritten = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            text = final_progress_text(state, view["model_id"]) if view else None
+            if text is not None and output["data"].get("text/plain") != text:
+                output["data"]["text/plain"] = text
+                rewritten += 1
+    return rewritten
+
+
 def execute(path: Path, out_path: Path | None, timeout: int) -> float:
     """Run one notebook; write it to `out_path` (None: back in place). Returns seconds taken."""
     nb = nbformat.read(path, as_version=4)
@@ -85,6 +118,7 @@ def execute(path: Path, out_path: Path | None, timeout: int) -> float:
         raise SystemExit(f"FAILED {path.name}, {where}: {reason}: {message}")
     bar.close()
     coalesce_streams(nb)
+    finalize_progress(nb)
     nbformat.write(nb, out_path or path)
     return time.perf_counter() - start
 

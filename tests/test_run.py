@@ -70,3 +70,27 @@ def test_text_printed_in_pieces_is_saved_as_one_output(series):
 def test_unknown_selection_is_an_error(series):
     result = run(series, "--only", "42")
     assert result.returncode != 0 and "no notebook matches 42" in result.stderr
+
+
+def test_a_finished_progress_bar_is_saved_in_its_final_state(series):
+    """A static viewer shows a widget's text/plain fallback: after the run it must be the bar's last state."""
+    make_notebook(series / "00_first.ipynb",
+                  "from tqdm.auto import tqdm\nfor _ in tqdm(range(7), desc='steps'):\n    pass")
+    result = run(series, "--only", "00")
+    assert result.returncode == 0, result.stderr
+    executed = nbformat.read(series / "00_first.ipynb", as_version=4)
+    texts = [o["data"]["text/plain"] for c in executed.cells for o in c.outputs
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(texts) == 1
+    assert texts[0].startswith("steps: 100%|██████████| 7/7 ["), texts[0]
+
+
+def test_committed_progress_bars_show_their_final_state():
+    sys.path.insert(0, str(NOTEBOOKS_DIR))
+    import run as runner
+    stale = []
+    for path in sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        if runner.finalize_progress(nb):
+            stale.append(path.name)
+    assert stale == [], f"progress bars saved in their first state (re-run with notebooks/run.py): {stale}"
