@@ -35,3 +35,22 @@ def test_every_figure_draws(tmp_path, monkeypatch):
 
 def test_check_command_exit_status():
     assert subprocess.run([sys.executable, str(REPO_ROOT / "assets" / "figures.py"), "--check"]).returncode == 0
+
+
+def test_notebooks_00_to_07_each_show_at_least_four_drawn_figures():
+    counts = {}
+    for name, (notebooks, _) in figures.FIGURES.items():
+        for notebook in notebooks:
+            counts[notebook] = counts.get(notebook, 0) + 1
+    series = sorted(p.name for p in figures.NOTEBOOKS.glob("0[0-7]_*.ipynb"))
+    assert len(series) == 8
+    assert {nb: counts.get(nb, 0) for nb in series if counts.get(nb, 0) < 4} == {}
+
+
+def test_every_attachment_in_a_notebook_is_a_registered_figure():
+    """A picture pasted into a notebook by hand has no source in assets/: every attachment must be drawn here."""
+    registered = {(nb, f"{name}.png") for name, (notebooks, _) in figures.FIGURES.items() for nb in notebooks}
+    for path in sorted(figures.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        for c in json.loads(path.read_text())["cells"]:
+            for attachment in c.get("attachments", {}):
+                assert (path.name, attachment) in registered, f"{path.name}: {attachment} has no source in assets/"
