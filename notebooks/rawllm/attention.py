@@ -171,6 +171,26 @@ def attend(q, k, v, causal=True, mask=None, window=None, q_positions=None, k_pos
     return scaled_dot_product_attention(q, k, v, causal=causal, mask=mask, scale=scale)
 
 
+def check_attention_config(d_model: int, n_heads: int, n_kv_heads: int | None, head_dim: int | None,
+                           sliding_window: int | None, causal: bool, attn_implementation: str) -> tuple[int, int]:
+    """(n_kv_heads, head_dim) of a MultiHeadAttention with the defaults filled in; a clear error for a
+    configuration that cannot work."""
+    n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
+    if n_kv_heads < 1 or n_heads % n_kv_heads:
+        raise ValueError(f"n_heads={n_heads} is not divisible by n_kv_heads={n_kv_heads}: every key/value head "
+                         f"must serve the same number of query heads")
+    if head_dim is None:
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}, so head_dim = d_model / "
+                             f"n_heads is not an integer; pass head_dim explicitly")
+        head_dim = d_model // n_heads
+    if attn_implementation not in ("eager", "sdpa"):
+        raise ValueError(f"attn_implementation must be 'eager' or 'sdpa', got {attn_implementation!r}")
+    if sliding_window is not None and (sliding_window < 1 or not causal):
+        raise ValueError(f"sliding_window={sliding_window} needs causal attention and a window of at least 1")
+    return n_kv_heads, head_dim
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention with grouped key/value heads, optional qk-norm, biases and sliding window (HF names)."""
 
@@ -178,19 +198,8 @@ class MultiHeadAttention(nn.Module):
                  qk_norm: bool = False, bias: bool = False, o_bias: bool | None = None, sliding_window: int | None = None,
                  causal: bool = True, norm_eps: float = 1e-6, attn_implementation: str = "eager"):
         super().__init__()
-        n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
-        if n_kv_heads < 1 or n_heads % n_kv_heads:
-            raise ValueError(f"n_heads={n_heads} is not divisible by n_kv_heads={n_kv_heads}: every key/value head "
-                             f"must serve the same number of query heads")
-        if head_dim is None:
-            if d_model % n_heads:
-                raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}, so head_dim = d_model / "
-                                 f"n_heads is not an integer; pass head_dim explicitly")
-            head_dim = d_model // n_heads
-        if attn_implementation not in ("eager", "sdpa"):
-            raise ValueError(f"attn_implementation must be 'eager' or 'sdpa', got {attn_implementation!r}")
-        if sliding_window is not None and (sliding_window < 1 or not causal):
-            raise ValueError(f"sliding_window={sliding_window} needs causal attention and a window of at least 1")
+        n_kv_heads, head_dim = check_attention_config(d_model, n_heads, n_kv_heads, head_dim, sliding_window, causal,
+                                                      attn_implementation)
         self.d_model, self.n_heads, self.n_kv_heads, self.head_dim = d_model, n_heads, n_kv_heads, head_dim
         self.sliding_window, self.causal, self.attn_implementation = sliding_window, causal, attn_implementation
         self.q_proj = nn.Linear(d_model, n_heads * head_dim, bias=bias)
