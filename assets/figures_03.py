@@ -177,7 +177,7 @@ def alibi_bias_grid():
         for i in range(T):
             for j in range(T):
                 if j > i:
-                    cell(ax, j, -i, "white", "−∞", GREY, size=0.92)
+                    cell(ax, j, -i, "white", "−∞", INK, size=0.92, fontsize=8)
                     continue
                 bias = -slope * (i - j)
                 w = min((i - j) * slope / 2.5, 1.0)
@@ -204,7 +204,8 @@ def rope_unseen_angles():
     panels = [("fast pair 0, positions 0..L", fast * L, 0.0, "θ₀ = 1: hundreds of turns,\nevery angle is seen"),
               ("slow pair 24, positions 0..L", slow * L, 0.0, f"θ₂₄ = 0.001: {slow * L:.2f} rad,\n"
                f"a third of a turn"),
-              ("pair 24 at sL = 8192, no scaling", slow * L, slow * s * L, "orange: angles never seen\nin training"),
+              ("pair 24 at sL = 8192, no scaling", slow * L, slow * s * L,
+               f"positions L..sL add {slow * (s - 1) * L:.1f} rad:\nangles never seen in training"),
               ("pair 24 at sL, θ ÷ s (linear)", slow * L, 0.0, "back inside the seen arc; but\nneighbours are "
                "s× closer")]
     fig, axes = plt.subplots(1, 4, figsize=(14.5, 4.4))
@@ -217,13 +218,13 @@ def rope_unseen_angles():
             extra = [seen + (min(reached, seen + 2 * math.pi - 0.05) - seen) * k / 200 for k in range(201)]
             ax.plot([0.82 * math.cos(t) for t in extra], [0.82 * math.sin(t) for t in extra], color=ORANGE,
                     linewidth=5)
-        arrow(ax, 0, 0, math.cos(seen_arc if seen < 2 * math.pi else 0.5), math.sin(seen_arc if seen < 2 * math.pi
-                                                                                        else 0.5))
+        hand = (reached or seen) % (2 * math.pi)                 # the angle of the last position
+        arrow(ax, 0, 0, math.cos(hand), math.sin(hand))
         ax.text(0, 1.35, title, ha="center", va="bottom", fontsize=9.5, weight="bold")
         ax.text(0, -1.3, note, ha="center", va="top", fontsize=8.5)
         ax.set_xlim(-1.6, 1.6), ax.set_ylim(-2.2, 1.8)
-    fig.suptitle("blue: the angles m·θ_i a pair takes over the training positions 0 .. L = 2048 (s = 4)",
-                 fontsize=10.5)
+    fig.suptitle("blue: the angles m·θ_i a pair takes over the training positions 0 .. L = 2048; orange: the angles "
+                 "only positions past L reach (s = 4); the arrow: the last position", fontsize=10.5)
     return finish(fig, axes)
 
 
