@@ -204,6 +204,18 @@ def check_mask_and_positions(attention_mask, position_ids, input_shape, n_cached
             raise ValueError(f"position_ids must be integers, got {position_ids.dtype}")
 
 
+def check_forward_inputs(config: ModelConfig, input_ids, attention_mask, position_ids, cache, start_pos) -> tuple:
+    """(n_cached, start): the cache's write position and the position of the first new token, after every check
+    of the forward pass's arguments (ids, cache, start_pos, attention_mask, position_ids)."""
+    n_cached = 0 if cache is None else check_cache(cache, config.n_layers)
+    if start_pos is not None and cache is not None and start_pos != n_cached:
+        raise ValueError(f"start_pos={start_pos} but the cache holds {n_cached} positions")
+    start = n_cached if start_pos is None else start_pos
+    check_input_ids(input_ids, config, start)
+    check_mask_and_positions(attention_mask, position_ids, input_ids.shape, n_cached)
+    return n_cached, start
+
+
 def document_ids(position_ids: torch.Tensor) -> torch.Tensor:
     """(batch, seq): the index of the document each token belongs to. A document starts wherever the position does
     not follow the previous token's by one, as when several documents are packed in a row, each from position 0."""
@@ -270,12 +282,7 @@ class Transformer(nn.Module):
         attention_mask (batch, cached + seq): 1 on real tokens, 0 on padding. position_ids (batch, seq): the
         tokens' positions, by default start .. start + seq - 1; where they do not step by one, a new document
         starts and no token attends across the boundary. With a cache, input_ids follow the cached tokens."""
-        n_cached = 0 if cache is None else check_cache(cache, self.config.n_layers)
-        if start_pos is not None and cache is not None and start_pos != n_cached:
-            raise ValueError(f"start_pos={start_pos} but the cache holds {n_cached} positions")
-        start = n_cached if start_pos is None else start_pos
-        check_input_ids(input_ids, self.config, start)
-        check_mask_and_positions(attention_mask, position_ids, input_ids.shape, n_cached)
+        n_cached, start = check_forward_inputs(self.config, input_ids, attention_mask, position_ids, cache, start_pos)
         mask = build_attention_mask(attention_mask, position_ids, n_cached, input_ids.shape[1])  # None: plain causal
         if position_ids is None:
             position_ids = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)
