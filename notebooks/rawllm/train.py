@@ -149,12 +149,8 @@ class BatchSampler:
         self.tokens, self.seq_len, self.batch_size, self.seed = tokens, seq_len, batch_size, seed
         self.rank, self.world_size, self.data = rank, world_size, data      # data: the file's data_fingerprint
         self.document_start_id = document_start_id          # set: position ids restart at each document
-        self.starts = None                                  # None: any offset; else the allowed window starts
-        if bos_token_id is not None:
-            self.starts = np.flatnonzero(np.asarray(tokens) == bos_token_id)
-            self.starts = self.starts[self.starts <= len(tokens) - seq_len - 1]
-            if not len(self.starts):
-                raise ValueError(f"no <|endoftext|> (id {bos_token_id}) leaves room for a window of {seq_len + 1}")
+        # None: any offset; else the allowed window starts
+        self.starts = None if bos_token_id is None else bos_window_starts(tokens, seq_len, bos_token_id)
 
     def offsets(self, step: int) -> np.ndarray:
         """The start offsets of the whole global batch of `step`, (batch_size,)."""
@@ -177,6 +173,15 @@ class BatchSampler:
     def state_dict(self) -> dict:
         return {"seed": self.seed, "seq_len": self.seq_len, "batch_size": self.batch_size,
                 "bos_aligned": self.starts is not None, "data": self.data}
+
+
+def bos_window_starts(tokens: np.ndarray, seq_len: int, bos_token_id: int) -> np.ndarray:
+    """The offsets of bos_token_id in `tokens` that leave room for a window of seq_len + 1 ids."""
+    starts = np.flatnonzero(np.asarray(tokens) == bos_token_id)
+    starts = starts[starts <= len(tokens) - seq_len - 1]
+    if not len(starts):
+        raise ValueError(f"no <|endoftext|> (id {bos_token_id}) leaves room for a window of {seq_len + 1}")
+    return starts
 
 
 def document_positions(x: torch.Tensor, document_start_id: int) -> torch.Tensor:
