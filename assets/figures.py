@@ -580,11 +580,11 @@ FIGURES = {   # name: (the notebooks that show it, its drawing)
     "export_parity": (("12_lifecycle.ipynb",), export_parity),
 }
 for _nn in ("00", "01", "02", "03", "04", "05", "06", "07"):
-    _module = __import__(f"figures_{_nn}")
-    _clash = set(_module.FIGURES) & set(FIGURES)
+    _module = __import__(f"figures_{_nn}")   # NOTEBOOK and DRAWINGS; a figure is named after its function
+    _clash = {d.__name__ for d in _module.DRAWINGS} & set(FIGURES)
     if _clash:
         raise SystemExit(f"figures_{_nn}.py: figure names already used: {sorted(_clash)}")
-    FIGURES.update(_module.FIGURES)
+    FIGURES.update({d.__name__: ((_module.NOTEBOOK,), d) for d in _module.DRAWINGS})
 
 
 def draw(name: str) -> Path:

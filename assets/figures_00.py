@@ -289,10 +289,11 @@ def bigram_network_row():
     return finish(fig, [ax])
 
 
-FIGURES: dict = {   # name: (the notebooks that show it, its drawing)
-    "broadcast_shapes": (("00_raw_ops.ipynb",), broadcast_shapes),
-    "logistic_neuron_graph": (("00_raw_ops.ipynb",), logistic_neuron_graph),
-    "text_to_byte_ids": (("00_raw_ops.ipynb",), text_to_byte_ids),
-    "bigram_count_table": (("00_raw_ops.ipynb",), bigram_count_table),
-    "bigram_network_row": (("00_raw_ops.ipynb",), bigram_network_row),
-}
+NOTEBOOK = "00_raw_ops.ipynb"
+DRAWINGS = (   # each shown by one markdown cell of NOTEBOOK, as attachment:<function name>.png
+    broadcast_shapes,
+    logistic_neuron_graph,
+    text_to_byte_ids,
+    bigram_count_table,
+    bigram_network_row,
+)

@@ -305,10 +305,11 @@ def incremental_pair_update():
     return finish(fig, [ax])
 
 
-FIGURES: dict = {   # name: (the notebooks that show it, its drawing)
-    "pretokenize_chunks": (("01_tokenizer.ipynb",), pretokenize_chunks),
-    "bpe_merge_step": (("01_tokenizer.ipynb",), bpe_merge_step),
-    "incremental_pair_update": (("01_tokenizer.ipynb",), incremental_pair_update),
-    "encode_by_rank": (("01_tokenizer.ipynb",), encode_by_rank),
-    "vocab_layout": (("01_tokenizer.ipynb",), vocab_layout),
-}
+NOTEBOOK = "01_tokenizer.ipynb"
+DRAWINGS = (   # each shown by one markdown cell of NOTEBOOK, as attachment:<function name>.png
+    pretokenize_chunks,
+    bpe_merge_step,
+    incremental_pair_update,
+    encode_by_rank,
+    vocab_layout,
+)

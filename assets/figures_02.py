@@ -274,11 +274,12 @@ def mla_latent_cache():
     return finish(fig, axes)
 
 
-FIGURES: dict = {   # name: (the notebooks that show it, its drawing)
-    "attention_score_grid": (("02_attention.ipynb",), attention_score_grid),
-    "multi_head_split": (("02_attention.ipynb",), multi_head_split),
-    "gqa_kv_sharing": (("02_attention.ipynb",), gqa_kv_sharing),
-    "kv_cache_decode": (("02_attention.ipynb",), kv_cache_decode),
-    "sliding_window_cache": (("02_attention.ipynb",), sliding_window_cache),
-    "mla_latent_cache": (("02_attention.ipynb",), mla_latent_cache),
-}
+NOTEBOOK = "02_attention.ipynb"
+DRAWINGS = (   # each shown by one markdown cell of NOTEBOOK, as attachment:<function name>.png
+    attention_score_grid,
+    multi_head_split,
+    gqa_kv_sharing,
+    kv_cache_decode,
+    sliding_window_cache,
+    mla_latent_cache,
+)

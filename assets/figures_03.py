@@ -228,10 +228,11 @@ def rope_unseen_angles():
     return finish(fig, axes)
 
 
-FIGURES: dict = {   # name: (the notebooks that show it, its drawing)
-    "rope_pair_clocks": (("03_positions.ipynb",), rope_pair_clocks),
-    "rope_two_layouts": (("03_positions.ipynb",), rope_two_layouts),
-    "rope_unseen_angles": (("03_positions.ipynb",), rope_unseen_angles),
-    "rope_scaling_bands": (("03_positions.ipynb",), rope_scaling_bands),
-    "alibi_bias_grid": (("03_positions.ipynb",), alibi_bias_grid),
-}
+NOTEBOOK = "03_positions.ipynb"
+DRAWINGS = (   # each shown by one markdown cell of NOTEBOOK, as attachment:<function name>.png
+    rope_pair_clocks,
+    rope_two_layouts,
+    rope_unseen_angles,
+    rope_scaling_bands,
+    alibi_bias_grid,
+)

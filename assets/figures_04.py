@@ -175,9 +175,10 @@ def residual_stream():
     return finish(fig, [ax])
 
 
-FIGURES = {   # name: (the notebooks that show it, its drawing)
-    "swiglu_shapes": (("04_transformer.ipynb",), swiglu_shapes),
-    "prenorm_block_shapes": (("04_transformer.ipynb",), prenorm_block_shapes),
-    "decoder_model_flow": (("04_transformer.ipynb",), decoder_model_flow),
-    "residual_stream": (("04_transformer.ipynb",), residual_stream),
-}
+NOTEBOOK = "04_transformer.ipynb"
+DRAWINGS = (   # each shown by one markdown cell of NOTEBOOK, as attachment:<function name>.png
+    swiglu_shapes,
+    prenorm_block_shapes,
+    decoder_model_flow,
+    residual_stream,
+)

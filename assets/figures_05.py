@@ -229,10 +229,11 @@ def sigmoid_group_routing():
     return finish(fig, [ax])
 
 
-FIGURES: dict = {   # name: (the notebooks that show it, its drawing)
-    "moe_layer_flow": (("05_mixture_of_experts.ipynb",), moe_layer_flow),
-    "sigmoid_group_routing": (("05_mixture_of_experts.ipynb",), sigmoid_group_routing),
-    "sorted_dispatch": (("05_mixture_of_experts.ipynb",), sorted_dispatch),
-    "expert_capacity_overflow": (("05_mixture_of_experts.ipynb",), expert_capacity_overflow),
-    "shared_experts": (("05_mixture_of_experts.ipynb",), shared_experts),
-}
+NOTEBOOK = "05_mixture_of_experts.ipynb"
+DRAWINGS = (   # each shown by one markdown cell of NOTEBOOK, as attachment:<function name>.png
+    moe_layer_flow,
+    sigmoid_group_routing,
+    sorted_dispatch,
+    expert_capacity_overflow,
+    shared_experts,
+)

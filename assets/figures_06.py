@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from drawing import BLUE, DOC2, GREY, INK, LIGHT_BLUE, ORANGE, arrow, box, cell, finish, mask_grid, matrix, plt  # noqa: F401
 
-NB = ("06_pretraining.ipynb",)
-
 
 def grid(ax, x0, y0, rows, cols, colour, size=0.8, step=0.85, texts=None, text_colour="white", fontsize=8):
     """rows x cols cells, top-left cell centred at (x0, y0); texts[i][j] labels a cell."""
@@ -194,10 +192,11 @@ def micro_batch_accumulation():
     return finish(fig, [ax])
 
 
-FIGURES = {   # name: (the notebooks that show it, its drawing)
-    "first_training_loop": (NB, first_training_loop),
-    "token_file_pipeline": (NB, token_file_pipeline),
-    "micro_batch_accumulation": (NB, micro_batch_accumulation),
-    "checkpoint_resume": (NB, checkpoint_resume),
-    "ddp_all_reduce": (NB, ddp_all_reduce),
-}
+NOTEBOOK = "06_pretraining.ipynb"
+DRAWINGS = (   # each shown by one markdown cell of NOTEBOOK, as attachment:<function name>.png
+    first_training_loop,
+    token_file_pipeline,
+    micro_batch_accumulation,
+    checkpoint_resume,
+    ddp_all_reduce,
+)

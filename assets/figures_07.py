@@ -243,9 +243,10 @@ def induction_pattern():
     return finish(fig, axes)
 
 
-FIGURES: dict = {   # name: (the notebooks that show it, its drawing)
-    "prefill_then_decode": (("07_generation.ipynb",), prefill_then_decode),
-    "sampling_pipeline": (("07_generation.ipynb",), sampling_pipeline),
-    "speculative_decoding_round": (("07_generation.ipynb",), speculative_decoding_round),
-    "induction_pattern": (("07_generation.ipynb",), induction_pattern),
-}
+NOTEBOOK = "07_generation.ipynb"
+DRAWINGS = (   # each shown by one markdown cell of NOTEBOOK, as attachment:<function name>.png
+    prefill_then_decode,
+    sampling_pipeline,
+    speculative_decoding_round,
+    induction_pattern,
+)
