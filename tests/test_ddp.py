@@ -1,5 +1,6 @@
-"""DistributedDataParallel with a mixture of experts whose experts sit idle (one rank in-process, two under
+"""DistributedDataParallel with a mixture of experts whose experts sit idle (one rank in a process of its own, two under
 torchrun on an empty cache), the process group's backend, and the series tokenizer built by rank 0 alone."""
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,6 @@ import pytest
 import torch
 import torch.distributed as dist
 from safetensors.torch import load_file
-from torch.nn.parallel import DistributedDataParallel
 
 import rawllm.train
 from rawllm.moe import MoEConfig, MoETransformer
@@ -18,24 +18,37 @@ from rawllm.train import TrainConfig, distributed_backend, init_distributed, ser
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
+ONE_RANK_DDP = """
+import json, sys, torch, torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from rawllm.moe import MoEConfig, MoETransformer
+dispatch, store = sys.argv[1], sys.argv[2]
+torch.manual_seed(0)
+model = MoETransformer(MoEConfig(vocab_size=32, d_model=16, n_layers=1, n_heads=2, d_ff=16, n_experts=4, top_k=2))
+model.set_dispatch(dispatch)
+dist.init_process_group("gloo", init_method="file://" + store, rank=0, world_size=1)
+ddp = DistributedDataParallel(model)
+for step in range(3):                                  # one token, top-2 of 4: two experts idle each step
+    ddp(torch.tensor([[step + 1]])).sum().backward()
+del ddp
+dist.destroy_process_group()
+used = sorted(set(model.routings()[0].experts.flatten().tolist()))
+grads = [all(p.grad is not None for p in expert.parameters()) for expert in model.moe_layers()[0].experts]
+print(json.dumps({"used": used, "grads": grads}))
+"""
+
+
 @pytest.mark.parametrize("dispatch", ["sorted", "loop"])
 def test_one_rank_ddp_survives_experts_without_tokens(dispatch, tmp_path):
-    torch.manual_seed(0)
-    model = MoETransformer(MoEConfig(vocab_size=32, d_model=16, n_layers=1, n_heads=2, d_ff=16, n_experts=4,
-                                     top_k=2))
-    model.set_dispatch(dispatch)
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
-    try:
-        ddp = DistributedDataParallel(model)
-        for step in range(3):                                  # one token, top-2 of 4: two experts idle each step
-            ddp(torch.tensor([[step + 1]])).sum().backward()
-    finally:
-        dist.destroy_process_group()
-    used = set(model.routings()[0].experts.flatten().tolist())
-    experts = model.moe_layers()[0].experts
-    assert len(used) == 2
-    for e in set(range(4)) - used:                             # idle in the last step: zero, accumulated earlier
-        assert all(p.grad is not None for p in experts[e].parameters())
+    # A process of its own: a process group lives for the whole process, and one left behind by an earlier test
+    # (or a DDP reducer collected late) must not make this one wait.
+    result = subprocess.run([sys.executable, "-c", ONE_RANK_DDP, dispatch, str(tmp_path / "store")],
+                            capture_output=True, text=True, timeout=120,
+                            env=os.environ | {"PYTHONPATH": str(NOTEBOOKS), "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(out["used"]) == 2                               # two of four experts saw the last token
+    assert all(out["grads"])                                   # idle in the last step: zero, accumulated earlier
 
 
 def test_idle_experts_get_zero_gradients():
