@@ -103,4 +103,129 @@ def qlora_layer():
     return fig
 
 
-DRAWINGS = [lora_adapter, nf4_quantization, qlora_layer]
+def dora_magnitude_direction():
+    """Notebook 09: DoRA writes the adapted weight W' = W + s B A as a trained length per output row times a
+    direction of unit norm: W' = m * (W + s B A) / |W + s B A|_row, m (out,) starting at |W|_row."""
+    fig, ax = plt.subplots(figsize=(14.5, 4.6))
+    matrix(ax, 0, 4, 6, 6, GREY, "W", "(out, in)\nfrozen")
+    ax.text(3.2, 2.75, "+", fontsize=20, ha="center", va="center")
+    matrix(ax, 3.8, 4, 6, 6, BLUE, "s B A", "(out, in)\nLoRA's change")
+    ax.text(7.0, 2.75, "=", fontsize=20, ha="center", va="center")
+    matrix(ax, 7.6, 4, 6, 6, LIGHT_BLUE, "V = W + s B A", "(out, in)")
+    arrow(ax, 10.6, 2.75, 12.4, 2.75, "÷ its row norms")
+    matrix(ax, 12.9, 4, 6, 6, LIGHT_BLUE, "V / |V|_row", "(out, in): every row\nof length 1 (direction)")
+    ax.text(16.1, 2.75, "⊙", fontsize=20, ha="center", va="center")
+    matrix(ax, 16.7, 4, 6, 1, ORANGE, "m", "(out,)\ntrained,\nstarts at |W|_row")
+    ax.text(17.9, 2.75, "=", fontsize=20, ha="center", va="center")
+    matrix(ax, 18.5, 4, 6, 6, BLUE, "W'", "(out, in)\nthe layer's weight")
+    ax.text(-0.2, 5.4, "DoRA: the length of each output row (m) and its direction (LoRA's B A) train apart",
+            fontsize=11, weight="bold")
+    ax.text(-0.2, -0.6, "trained: A (r, in), B (out, r) and m (out); |V|_row is treated as a constant in the "
+            "backward pass (PEFT does the same), so y = (m / |V|_row) ⊙ (W x + s B A x)", fontsize=9.5)
+    ax.set_xlim(-0.5, 21.6), ax.set_ylim(-1.0, 5.9)
+    return finish(fig, [ax])
+
+
+def lora_merge_unmerge():
+    """Notebook 09: a LoRA layer during training runs two paths (W x and s B (A x)); merged, s B A is added into W
+    once and the layer is one matmul again; unmerge subtracts it (DoRA keeps its row factors to undo them)."""
+    fig, axes = plt.subplots(1, 2, figsize=(14.5, 4.4), gridspec_kw={"width_ratios": [1.15, 1]})
+    ax = axes[0]
+    box(ax, 0, 2.5, 2.2, BLUE, "x (tokens, in)", fontsize=9)
+    box(ax, 3.2, 3.8, 2.6, GREY, "W x  (tokens, out)", INK, fontsize=9)
+    box(ax, 3.2, 1.2, 1.9, LIGHT_BLUE, "A x  (tokens, r)", INK, fontsize=8.5)
+    box(ax, 5.6, 1.2, 2.3, LIGHT_BLUE, "s · B (A x)  (tokens, out)", INK, fontsize=8)
+    box(ax, 8.6, 2.5, 0.9, ORANGE, "+", fontsize=12)
+    box(ax, 10.1, 2.5, 1.6, BLUE, "y (tokens, out)", fontsize=8)
+    arrow(ax, 2.2, 2.7, 3.2, 3.6), arrow(ax, 2.2, 2.3, 3.2, 1.4)
+    arrow(ax, 5.1, 1.2, 5.6, 1.2), arrow(ax, 5.8, 3.8, 8.7, 2.8), arrow(ax, 7.9, 1.2, 8.7, 2.2)
+    arrow(ax, 9.5, 2.5, 10.1, 2.5)
+    ax.text(5.6, -0.1, "three matmuls per layer: W x, A x, B (A x)\nthe (out, in) product B A is never formed",
+            ha="center", va="top", fontsize=9)
+    ax.set_title("adapter on (training)", fontsize=11, weight="bold", loc="left")
+    ax.set_xlim(-0.2, 11.9), ax.set_ylim(-1.3, 4.6)
+    ax = axes[1]
+    matrix(ax, 0, 3.6, 5, 5, GREY, "W", "(out, in)")
+    ax.text(2.8, 2.6, "+", fontsize=20, ha="center", va="center")
+    matrix(ax, 3.4, 3.6, 5, 5, LIGHT_BLUE, "s B A", "(out, in), formed once")
+    arrow(ax, 6.0, 2.6, 7.0, 2.6, "merge")
+    matrix(ax, 7.4, 3.6, 5, 5, BLUE, "W + s B A", "a plain nn.Linear:\none matmul, no adapter")
+    ax.text(0.0, -0.6, "unmerge: W ← W − s B A (DoRA divides out m / |V|_row first), so one base can carry\n"
+            "several adapters in turn; merge_lora instead returns plain nn.Linear layers", fontsize=9, va="top")
+    ax.set_title("merged (inference)", fontsize=11, weight="bold", loc="left")
+    ax.set_xlim(-0.4, 10.4), ax.set_ylim(-1.6, 4.6)
+    return finish(fig, axes)
+
+
+def lora_block_targets():
+    """Notebook 09: which modules of a decoder block add_lora adapts: the seven linear layers (attention's q, k, v,
+    o; the MLP's gate, up, down), with their shapes in our model and each one's adapter size at r = 4; norms,
+    embedding and the tied head stay frozen."""
+    fig, ax = plt.subplots(figsize=(14.5, 5.0))
+    d, f, r = 128, 384, 4
+    ax.text(-0.1, 5.75, "a decoder block of our model: the seven linear layers add_lora can wrap, and each one's "
+            f"adapter at r = {r}: r (in + out) numbers", fontsize=11, weight="bold")
+    box(ax, 0, 4.4, 2.6, GREY, "embed_tokens (4096, 128)", INK, fontsize=8)
+    box(ax, 0, 0.6, 2.6, GREY, "lm_head: tied to embed", INK, fontsize=8)
+    arrow(ax, 1.3, 3.9, 1.3, 1.1, "× 4 blocks")
+    box(ax, 3.3, 2.5, 1.6, GREY, "RMSNorm", INK, fontsize=8.5)
+    attention = [("q_proj", d, d), ("k_proj", d, d), ("v_proj", d, d), ("o_proj", d, d)]
+    mlp = [("gate_proj", f, d), ("up_proj", f, d), ("down_proj", d, f)]
+    ax.text(5.4, 5.05, "self_attn", fontsize=10, weight="bold")
+    ax.text(12.6, 5.05, "mlp", fontsize=10, weight="bold")
+    box(ax, 10.5, 2.5, 1.6, GREY, "RMSNorm", INK, fontsize=8.5)
+    for k, (name, out, inp) in enumerate(attention):
+        y = 4.4 - k * 1.25
+        default = name in ("q_proj", "v_proj")
+        box(ax, 5.4, y, 2.5, BLUE, f"{name} ({out}, {inp})", fontsize=8.5)
+        box(ax, 8.0, y, 1.9, ORANGE if default else LIGHT_BLUE, f"+ B A: {r * (inp + out):,}",
+            "white" if default else INK, fontsize=8.5)
+    for k, (name, out, inp) in enumerate(mlp):
+        y = 4.4 - k * 1.25
+        box(ax, 12.6, y, 2.7, BLUE, f"{name} ({out}, {inp})", fontsize=8.5)
+        box(ax, 15.4, y, 1.9, LIGHT_BLUE, f"+ B A: {r * (inp + out):,}", INK, fontsize=8.5)
+    arrow(ax, 4.9, 2.5, 5.4, 2.5), arrow(ax, 9.9, 2.5, 10.5, 2.5), arrow(ax, 12.1, 2.5, 12.6, 2.5)
+    ax.text(3.3, -0.35, "grey: frozen and not adapted (norms, embedding, head)     blue: linear layers add_lora can "
+            "wrap     orange: add_lora's default targets (q_proj, v_proj)", fontsize=9, va="center")
+    ax.text(12.6, 0.45, f"r = {r} on all seven: {4 * r * (d + d) + 2 * r * (d + f) + r * (f + d):,} per block,\n"
+            f"{4 * (4 * r * (d + d) + 3 * r * (d + f)):,} in 4 blocks, of 1.4M", fontsize=9, va="center")
+    ax.set_xlim(-0.2, 17.5), ax.set_ylim(-0.8, 6.1)
+    return finish(fig, [ax])
+
+
+def trainable_token_rows():
+    """Notebook 09: train_token_rows lets two rows of the (vocab, d_model) embedding train (the chat markers the
+    base model never saw); a gradient hook multiplies the full gradient by a (vocab, 1) mask, so every other row
+    stays frozen; the tied head shares the same rows."""
+    fig, ax = plt.subplots(figsize=(14.5, 4.6))
+    names = ["0", "1", "2", "…", "<|im_start|>", "<|im_end|>", "…", "4095"]
+    trained = {4, 5}
+    for i, name in enumerate(names):
+        y = 4.0 - i * 0.55
+        ax.text(-0.3, y, name, ha="right", va="center", fontsize=8.5, color=INK)
+        for j in range(8):
+            cell(ax, j * 0.55, y, ORANGE if i in trained else GREY, size=0.5)
+            cell(ax, 6.0 + j * 0.55, y, BLUE, size=0.5)
+            cell(ax, 13.2 + j * 0.55, y, BLUE if i in trained else GREY, size=0.5)
+        cell(ax, 11.0, y, ORANGE if i in trained else GREY, "1" if i in trained else "0",
+             "white" if i in trained else INK, size=0.5, fontsize=8)
+    ax.text(1.9, 4.55, "embed_tokens.weight (4096, 128)", ha="center", fontsize=10, weight="bold")
+    ax.text(7.9, 4.55, "its gradient (4096, 128)", ha="center", fontsize=10, weight="bold")
+    ax.text(11.0, 4.55, "keep (4096, 1)", ha="center", fontsize=10, weight="bold")
+    ax.text(15.1, 4.55, "gradient AdamW sees", ha="center", fontsize=10, weight="bold")
+    ax.text(10.3, 2.1, "×", fontsize=18, ha="center", va="center")
+    ax.text(12.3, 2.1, "=", fontsize=18, ha="center", va="center")
+    ax.text(1.9, -0.75, "orange rows train; the rest stay frozen\n(the tied lm_head reads the same rows)",
+            ha="center", va="center", fontsize=9)
+    ax.text(7.9, -0.75, "autograd computes every row: the tied head's\nsoftmax reaches all 4096 tokens",
+            ha="center", va="center", fontsize=9)
+    ax.text(14.2, -0.75, "a gradient hook multiplies by keep: the other rows\nget zero (and no weight decay), so they never move",
+            ha="center", va="center", fontsize=9)
+    ax.text(-2.2, 5.3, "train_token_rows: two rows of the embedding train, every other row stays frozen", fontsize=11,
+            weight="bold")
+    ax.set_xlim(-2.3, 17.6), ax.set_ylim(-1.4, 5.6)
+    return finish(fig, [ax])
+
+
+DRAWINGS = [lora_adapter, dora_magnitude_direction, lora_merge_unmerge, lora_block_targets, trainable_token_rows,
+            nf4_quantization, qlora_layer]

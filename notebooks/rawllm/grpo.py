@@ -258,35 +258,6 @@ def overlong_penalty(lengths: torch.Tensor, max_completion_length: int, cache_le
     return ((free - lengths.float()) / cache_length).clamp(-1.0, 0.0)
 
 
-GRPO_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
-LEVELS = ("token", "sequence")
-
-
-def check_grpo_inputs(logps, old_logps, ref_logps, advantages, completion_mask, loss_type, epsilon, epsilon_high,
-                      beta, importance_sampling_level) -> None:
-    """ValueError for inputs grpo_loss cannot score, naming the problem."""
-    if loss_type not in GRPO_LOSS_TYPES:
-        raise ValueError(f"unknown loss_type {loss_type!r}; choose one of {GRPO_LOSS_TYPES}")
-    if importance_sampling_level not in LEVELS:
-        raise ValueError(f"unknown importance_sampling_level {importance_sampling_level!r}; choose one of {LEVELS}")
-    if not epsilon > 0 or (epsilon_high is not None and not epsilon_high > 0):
-        raise ValueError(f"the clip range must be positive: epsilon={epsilon}, epsilon_high={epsilon_high}")
-    if beta < 0 or (beta > 0 and ref_logps is None):
-        raise ValueError(f"beta={beta}: need beta >= 0, and the reference's log-probs when beta > 0")
-    shapes = {"logps": logps.shape, "completion_mask": completion_mask.shape}
-    shapes |= {k: v.shape for k, v in (("old_logps", old_logps), ("ref_logps", ref_logps)) if v is not None}
-    if logps.dim() != 2 or len(set(shapes.values())) != 1:
-        raise ValueError(f"per-token tensors must share one (batch, completion length) shape; got "
-                         f"{ {k: tuple(v) for k, v in shapes.items()} }")
-    if advantages.shape not in ((logps.shape[0],), tuple(logps.shape)):
-        raise ValueError(f"advantages must have shape ({logps.shape[0]},) or {tuple(logps.shape)}, got "
-                         f"{tuple(advantages.shape)}")
-    empty = (completion_mask.sum(1) == 0).nonzero().flatten().tolist()
-    if empty:
-        raise ValueError(f"rows {empty} of completion_mask hold no completion token: every completion needs at least "
-                         "its stop token (drop the row, or mask in the token it ends with)")
-
-
 def grpo_loss(logps, old_logps, ref_logps, advantages, completion_mask, loss_type: str = "grpo",
               epsilon: float = 0.2, epsilon_high: float | None = None, beta: float = 0.0,
               importance_sampling_level: str = "token", max_completion_length: int | None = None,
@@ -320,6 +291,35 @@ def grpo_loss(logps, old_logps, ref_logps, advantages, completion_mask, loss_typ
     if loss_type == "dr_grpo":
         return per_token.sum() / (per_token.shape[0] * (max_completion_length or per_token.shape[1]))
     return per_token.sum() / max(float(mask.sum() if num_items is None else num_items), 1.0)    # dapo
+
+
+GRPO_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
+LEVELS = ("token", "sequence")
+
+
+def check_grpo_inputs(logps, old_logps, ref_logps, advantages, completion_mask, loss_type, epsilon, epsilon_high,
+                      beta, importance_sampling_level) -> None:
+    """ValueError for inputs grpo_loss cannot score, naming the problem."""
+    if loss_type not in GRPO_LOSS_TYPES:
+        raise ValueError(f"unknown loss_type {loss_type!r}; choose one of {GRPO_LOSS_TYPES}")
+    if importance_sampling_level not in LEVELS:
+        raise ValueError(f"unknown importance_sampling_level {importance_sampling_level!r}; choose one of {LEVELS}")
+    if not epsilon > 0 or (epsilon_high is not None and not epsilon_high > 0):
+        raise ValueError(f"the clip range must be positive: epsilon={epsilon}, epsilon_high={epsilon_high}")
+    if beta < 0 or (beta > 0 and ref_logps is None):
+        raise ValueError(f"beta={beta}: need beta >= 0, and the reference's log-probs when beta > 0")
+    shapes = {"logps": logps.shape, "completion_mask": completion_mask.shape}
+    shapes |= {k: v.shape for k, v in (("old_logps", old_logps), ("ref_logps", ref_logps)) if v is not None}
+    if logps.dim() != 2 or len(set(shapes.values())) != 1:
+        raise ValueError(f"per-token tensors must share one (batch, completion length) shape; got "
+                         f"{ {k: tuple(v) for k, v in shapes.items()} }")
+    if advantages.shape not in ((logps.shape[0],), tuple(logps.shape)):
+        raise ValueError(f"advantages must have shape ({logps.shape[0]},) or {tuple(logps.shape)}, got "
+                         f"{tuple(advantages.shape)}")
+    empty = (completion_mask.sum(1) == 0).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(f"rows {empty} of completion_mask hold no completion token: every completion needs at least "
+                         "its stop token (drop the row, or mask in the token it ends with)")
 
 
 @torch.no_grad()

@@ -49,9 +49,10 @@ def check_lora_args(r, alpha, dropout, init) -> None:
 LORA_INITS = ("default", "pissa")    # A random and B zero, or A and B from the weight's top singular vectors
 
 
-class LoRALinear(nn.Module):
-    """y = base(x) + (alpha / r) B A x, the base frozen; alpha / sqrt(r) with rsLoRA. With DoRA the adapted weight
-    W + s B A is split into a trained magnitude per output row and a direction of unit norm."""
+class LoRAParts(nn.Module):
+    """What a LoRA layer holds: the frozen base, the adapters lora_A (r, in) and lora_B (out, r), their scale s
+    (alpha / r, or alpha / sqrt(r) with rsLoRA) and, with DoRA, a trained magnitude per output row; and the
+    weights they make. LoRALinear adds the forward pass."""
 
     def __init__(self, base: nn.Module, r: int, alpha: float, dropout: float = 0.0, use_rslora: bool = False,
                  use_dora: bool = False, init: str = "default"):
@@ -84,6 +85,11 @@ class LoRALinear(nn.Module):
     def adapted_weight(self) -> torch.Tensor:
         """W + s B A in the adapter's dtype."""
         return base_weight(self.base).to(self.lora_A.weight.dtype) + self.delta_weight()
+
+
+class LoRALinear(LoRAParts):
+    """y = base(x) + (alpha / r) B A x, the base frozen; alpha / sqrt(r) with rsLoRA. With DoRA the adapted weight
+    W + s B A is split into a trained magnitude per output row and a direction of unit norm."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         result = self.base(x)

@@ -162,10 +162,8 @@ class NF4Linear(nn.Module):
         self.out_features, self.in_features = q.shape
         self.shape, self.weight_dtype, self.blocksize, self.blocksize2 = q.shape, q.dtype, q.blocksize, q.blocksize2
         self.compute_dtype = compute_dtype or q.dtype
-        self.register_buffer("packed", q.packed)
-        self.register_buffer("absmax", q.absmax)
-        self.register_buffer("offset", q.offset)
-        self.register_buffer("absmax2", q.absmax2)
+        for name in ("packed", "absmax", "offset", "absmax2"):          # buffers: saved, moved, never trained
+            self.register_buffer(name, getattr(q, name))
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
 
     @classmethod
