@@ -62,7 +62,17 @@ def test_ids_masks_and_generation_prompt_equal_transformers(chat_tokenizer, hf_t
 def test_the_mask_covers_the_answer_and_its_end_of_turn(chat_tokenizer):
     encoded = encode_chat(chat_tokenizer, CONVERSATIONS[0])
     trained = [t for t, m in zip(encoded["input_ids"], encoded["assistant_masks"]) if m]
-    assert chat_tokenizer.decode(trained) == "red<|im_end|>"
+    assert chat_tokenizer.decode(trained) == " red<|im_end|>"         # ANSWER_PREFIX, then the answer
+
+
+def test_the_answer_starts_with_the_story_token(chat_tokenizer):
+    conversation = [{"role": "user", "content": "Wes felt very glad. How did Wes feel?"},
+                    {"role": "assistant", "content": "glad"}]
+    for prefix, expected in ((" ", chat_tokenizer.encode(" glad")), ("", chat_tokenizer.encode("glad"))):
+        encoded = encode_chat(chat_tokenizer, conversation, answer_prefix=prefix)
+        trained = [t for t, m in zip(encoded["input_ids"], encoded["assistant_masks"]) if m]
+        assert trained[:-1] == expected
+    assert chat_tokenizer.encode(" glad")[0] in chat_tokenizer.encode(conversation[0]["content"])
 
 
 @pytest.mark.parametrize("messages, add_prompt, message", [
@@ -73,11 +83,17 @@ def test_the_mask_covers_the_answer_and_its_end_of_turn(chat_tokenizer):
     ([{"role": "user", "content": "x"}, {"role": "system", "content": "s"}, {"role": "assistant", "content": "y"}],
      False, "only the first message"),
     ([{"role": "user", "content": 3}, {"role": "assistant", "content": "y"}], False, "str 'content'"),
-    ([{"role": "user", "content": "x"}, {"role": "assistant", "content": "\n\nred"}], False, "whitespace at the edges"),
 ])
 def test_bad_conversations_are_named(chat_tokenizer, messages, add_prompt, message):
     with pytest.raises(ValueError, match=message):
         encode_chat(chat_tokenizer, messages, add_generation_prompt=add_prompt)
+
+
+def test_whitespace_that_merges_with_the_template_is_named(chat_tokenizer):
+    # without the answer prefix, an answer's leading newlines would merge with the template's newline
+    with pytest.raises(ValueError, match="whitespace at the edges"):
+        encode_chat(chat_tokenizer, [{"role": "user", "content": "x"}, {"role": "assistant", "content": "\n\nred"}],
+                    answer_prefix="")
 
 
 def test_labels_ignore_everything_but_the_assistant():

@@ -344,11 +344,14 @@ START, END = "<|im_start|>", "<|im_end|>"              # ChatML's turn markers: 
 PAD = "<|pad|>"
 
 
+ANSWER_PREFIX = " "      # before every answer: its first word is then the same token as in the story (" glad")
+
+
 CHAT_TEMPLATE = (
     "{%- for message in messages -%}"
     "{%- if message['role'] == 'assistant' -%}"
     "{{- '<|im_start|>assistant\\n' -}}"
-    "{%- generation -%}{{- message['content'] + '<|im_end|>' -}}{%- endgeneration -%}"
+    "{%- generation -%}{{- ' ' + message['content'] + '<|im_end|>' -}}{%- endgeneration -%}"
     "{{- '\\n' -}}"
     "{%- else -%}"
     "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}"
@@ -377,14 +380,15 @@ def check_messages(messages, add_generation_prompt: bool = False) -> None:
                          "answer; to generate the answer, pass add_generation_prompt=True")
 
 
-def chat_segments(messages, add_generation_prompt: bool = False) -> list[tuple[str, bool]]:
-    """The template's text as (piece, trained) pairs: trained pieces are what the assistant says, its end-of-turn
-    marker included (CHAT_TEMPLATE's {% generation %} blocks)."""
+def chat_segments(messages, add_generation_prompt: bool = False,
+                  answer_prefix: str = ANSWER_PREFIX) -> list[tuple[str, bool]]:
+    """The template's text as (piece, trained) pairs: trained pieces are what the assistant says, after
+    answer_prefix and with its end-of-turn marker (CHAT_TEMPLATE's {% generation %} blocks)."""
     check_messages(messages, add_generation_prompt)
     pieces = []
     for m in messages:
         if m["role"] == "assistant":
-            pieces += [(f"{START}assistant\n", False), (m["content"] + END, True), ("\n", False)]
+            pieces += [(f"{START}assistant\n", False), (answer_prefix + m["content"] + END, True), ("\n", False)]
         else:
             pieces.append((f"{START}{m['role']}\n{m['content']}{END}\n", False))
     if add_generation_prompt:
@@ -392,11 +396,11 @@ def chat_segments(messages, add_generation_prompt: bool = False) -> list[tuple[s
     return pieces
 
 
-def encode_chat(tokenizer, messages, add_generation_prompt: bool = False) -> dict:
+def encode_chat(tokenizer, messages, add_generation_prompt: bool = False, answer_prefix: str = ANSWER_PREFIX) -> dict:
     """{"input_ids": [...], "assistant_masks": [...]}: the conversation through CHAT_TEMPLATE, and 1 on every token
     the assistant says (the tokens SFT trains on), as transformers' apply_chat_template(...,
-    return_assistant_tokens_mask=True) gives them."""
-    input_ids, masks, segments = [], [], chat_segments(messages, add_generation_prompt)
+    return_assistant_tokens_mask=True) gives them (for the default answer_prefix, CHAT_TEMPLATE's)."""
+    input_ids, masks, segments = [], [], chat_segments(messages, add_generation_prompt, answer_prefix)
     for text, trained in segments:
         ids = tokenizer.encode(text, allowed_special={START, END})
         input_ids += ids
