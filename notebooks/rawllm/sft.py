@@ -351,7 +351,7 @@ CHAT_TEMPLATE = (
     "{%- for message in messages -%}"
     "{%- if message['role'] == 'assistant' -%}"
     "{{- '<|im_start|>assistant\\n' -}}"
-    "{%- generation -%}{{- ' ' + message['content'] + '<|im_end|>' -}}{%- endgeneration -%}"
+    "{%- generation -%}{{- " + repr(ANSWER_PREFIX) + " + message['content'] + '<|im_end|>' -}}{%- endgeneration -%}"
     "{{- '\\n' -}}"
     "{%- else -%}"
     "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}"
