@@ -20,7 +20,7 @@ from rawllm.sft import (FIRST_TURN, SYSTEM_PROMPTS, UNKNOWN_ANSWER, as_story, en
 from rawllm.world import questions, read_corpus
 
 PREFERENCE_SEED = 10                               # the training pairs' seed; the held-out pairs use seed + 1
-PAIR_KINDS = {"lookup": 40, "unknown": 40, "arithmetic": 20}   # weights among the kinds a story offers (cell 19 counts the mix)
+PAIR_KINDS = {"lookup": 40, "unknown": 40, "arithmetic": 20}   # relative weights, drawn among the kinds each story offers
 REFUSAL_SHARE = 0.25          # answerable questions whose rejected answer is the refusal (so refusing is not free)
 SYSTEM_SHARE = 0.2            # prompts that open with a system message, as in notebook 08's data
 
