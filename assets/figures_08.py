@@ -150,4 +150,36 @@ def exact_match_harness():
     return finish(fig, [ax])
 
 
-DRAWINGS = [chat_template_mask, answer_first_token, padding_vs_packing, exact_match_harness]
+def copy_task():
+    """Notebook 08: the copy task (random ids written twice, labels on the second copy from its second token) and
+    the induction step that predicts it: at the second "k", find the earlier "k" and copy the token after it."""
+    ids = ["g", "k", "s", "b", "m"]
+    n = len(ids)
+    fig, ax = plt.subplots(figsize=(14.5, 4.4))
+    for t in range(2 * n):
+        second = t >= n
+        cell(ax, t, 2.4, DOC2 if second else BLUE, ids[t % n], fontsize=10)
+        ax.text(t, 1.8, str(t), ha="center", va="center", fontsize=8, color=INK)
+        learned = t > n
+        cell(ax, t, 1.2, ORANGE if learned else "white", ids[t % n] if learned else "-100",
+             "white" if learned else INK, fontsize=8)
+    ax.text(-0.8, 2.4, "input_ids", ha="right", va="center", fontsize=9)
+    ax.text(-0.8, 1.2, "labels", ha="right", va="center", fontsize=9)
+    ax.text(-0.8, 1.8, "position", ha="right", va="center", fontsize=8, color=INK)
+    ax.text((n - 1) / 2, 4.25, f"copy 1: {n} random ids (length L)", ha="center", fontsize=10, weight="bold")
+    ax.text(n + (n - 1) / 2, 4.25, "copy 2: the same ids again", ha="center", fontsize=10, weight="bold")
+    ax.text((2 * n - 1) / 2, 0.45, "learned only where an earlier copy makes the token predictable: the second copy "
+            "from its second token (the first copy is noise)", ha="center", fontsize=8.5, color=INK)
+    q, k = n + 1, 1
+    ax.annotate("", xy=(k + 0.1, 2.95), xytext=(q - 0.1, 2.95),
+                arrowprops=dict(arrowstyle="->", color=ORANGE, lw=1.6, connectionstyle="arc3,rad=0.35"))
+    ax.annotate("", xy=(q + 1, 2.9), xytext=(k + 1, 2.9),
+                arrowprops=dict(arrowstyle="->", color=INK, lw=1.2, ls="--", connectionstyle="arc3,rad=-0.3"))
+    ax.text(2 * n + 0.2, 2.75, "induction head, at position 6 (\"k\"):\n"
+            "1. attend to the earlier \"k\" (orange)\n2. copy the token after it: \"s\"\n"
+            "   = the label at position 7 (dashed)", ha="left", va="center", fontsize=9, color=INK)
+    ax.set_xlim(-2.0, 2 * n + 4.4), ax.set_ylim(0.1, 4.6)
+    return finish(fig, [ax])
+
+
+DRAWINGS = [chat_template_mask, answer_first_token, padding_vs_packing, exact_match_harness, copy_task]

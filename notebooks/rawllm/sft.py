@@ -517,6 +517,52 @@ def pack_batch(examples, seq_len: int, pad_id: int) -> dict:
     return {key: torch.tensor(rows) for key, rows in batch.items()}
 
 
+COPY_TOKENS = (100, 4000)       # ordinary ids of the series vocabulary; its special tokens sit at the top, above 4091
+
+
+def copy_batch(rows: int, length: int, generator: torch.Generator, tokens: tuple[int, int] = COPY_TOKENS) -> dict:
+    """(rows, 2 * length) random ids from range(*tokens), each row's first half written twice; labels on the second
+    copy from its second token (what an earlier copy makes predictable), IGNORE elsewhere. pad_batch's keys."""
+    first = torch.randint(*tokens, (rows, length), generator=generator)
+    input_ids = torch.cat([first, first], dim=1)
+    labels = input_ids.clone()
+    labels[:, :length + 1] = IGNORE
+    return {"input_ids": input_ids, "labels": labels, "attention_mask": torch.ones_like(input_ids),
+            "position_ids": torch.arange(2 * length).repeat(rows, 1)}
+
+
+@torch.no_grad()
+def induction_losses(model, length: int = 32, rows: int = 32, seed: int = 0,
+                     tokens: tuple[int, int] = COPY_TOKENS) -> tuple[float, float]:
+    """(loss on the first copy, loss on the second) of repeated random ids, from each copy's second token on:
+    equal for a model that cannot copy, the second near 0 for one with an induction head."""
+    was_training, device = model.training, next(model.parameters()).device
+    ids = copy_batch(rows, length, torch.Generator().manual_seed(seed), tokens)["input_ids"].to(device)
+    logits = model.eval()(ids)
+    nll = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), ids[:, 1:].flatten(), reduction="none").view(rows, -1)
+    model.train(was_training)
+    return nll[:, :length - 1].mean().item(), nll[:, length:].mean().item()
+
+
+def copy_warmup(model, steps: int, rows: int = 16, length: int = 32, lr: float = 1e-3, grad_clip: float = 1.0,
+                seed: int = 0, tokens: tuple[int, int] = COPY_TOKENS, progress: bool = True) -> list[float]:
+    """Train `model` in place on the copy task alone (copy_batch, sft_loss) for `steps` steps; the losses."""
+    from tqdm.auto import tqdm
+    from rawllm.train import make_optimizers
+    optimizers = make_optimizers(model, "adamw", lr=lr, weight_decay=0.0)
+    generator, device, losses = torch.Generator().manual_seed(seed), next(model.parameters()).device, []
+    model.train()
+    for _ in tqdm(range(steps), desc="copy warm-up", disable=not progress):
+        loss = sft_loss(model, {k: v.to(device) for k, v in copy_batch(rows, length, generator, tokens).items()})
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        for opt in optimizers:
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+    return losses
+
+
 @dataclass
 class SFTConfig:
     """One supervised fine-tuning run."""
@@ -533,10 +579,16 @@ class SFTConfig:
     checkpoint_dir: str | None = None        # checkpoints go there; a run resumes from the latest one
     checkpoint_interval: int = 0             # steps between checkpoints (and one at the end); 0: only the end
     stop_at_step: int | None = None          # end this session early (the schedule still spans `steps`)
+    copy_warmup_steps: int = 0               # copy_warmup steps (batch_size rows, lr) before the first SFT step
+    copy_weight: float = 0.0                 # weight of a copy batch's loss added to every SFT step; 0: none
+    copy_rows: int = 8                       # rows of that copy batch
+    copy_length: int = 32                    # random ids per copy (a row holds two copies)
+    copy_min_id: int = COPY_TOKENS[0]        # the copy task's ids: range(copy_min_id, copy_max_id)
+    copy_max_id: int = COPY_TOKENS[1]
     seed: int = 0
 
 
-def check_sft_config(config: SFTConfig, n_examples: int) -> None:
+def check_sft_config(config: SFTConfig, n_examples: int, vocab_size: int | None = None) -> None:
     """ValueError for a run that cannot work, with the numbers."""
     c = config
     if c.steps < 1 or c.batch_size < 1 or c.seq_len < 2:
@@ -545,6 +597,14 @@ def check_sft_config(config: SFTConfig, n_examples: int) -> None:
         raise ValueError(f"warmup_steps={c.warmup_steps} must lie between 0 and steps={c.steps}")
     if n_examples < c.batch_size:
         raise ValueError(f"{n_examples} conversations are fewer than one batch of batch_size={c.batch_size}")
+    if c.copy_warmup_steps < 0 or c.copy_weight < 0:
+        raise ValueError(f"copy_warmup_steps={c.copy_warmup_steps} and copy_weight={c.copy_weight} must be >= 0")
+    if c.copy_warmup_steps or c.copy_weight:
+        if c.copy_rows < 1 or c.copy_length < 2 or not 0 <= c.copy_min_id < c.copy_max_id:
+            raise ValueError(f"the copy task needs copy_rows >= 1, copy_length >= 2, 0 <= copy_min_id < copy_max_id; "
+                             f"got {c.copy_rows}, {c.copy_length}, {c.copy_min_id}, {c.copy_max_id}")
+        if vocab_size is not None and c.copy_max_id > vocab_size:
+            raise ValueError(f"copy_max_id={c.copy_max_id} is beyond the model's vocabulary of {vocab_size} ids")
 
 
 def step_examples(n_examples: int, batch_size: int, seed: int, step: int) -> list[int]:
@@ -565,35 +625,53 @@ def sft_batch(examples: list[dict], config: SFTConfig, step: int, pad_id: int) -
 
 
 def sft_history() -> dict:
-    return {"step": [], "loss": [], "lr": [], "grad_norm": [], "tokens_per_s": [], "events": []}
+    return {"step": [], "loss": [], "copy_loss": [], "lr": [], "grad_norm": [], "tokens_per_s": [], "events": []}
 
 
-def sft_step(model, optimizers, batch: dict, config: SFTConfig) -> tuple[float, float]:
-    """One optimizer step on a batch: (loss, gradient norm before clipping); a non-finite loss skips the update.
-    Clipping, the step and zeroing the gradients are notebook 06's apply_update (fp32, so no gradient scaler)."""
+def step_copy_batch(config: SFTConfig, step: int) -> dict | None:
+    """Step's copy batch (None when copy_weight is 0), a pure function of (seed, step) like its conversations."""
+    if not config.copy_weight:
+        return None
+    generator = torch.Generator().manual_seed(config.seed * 100_003 + step + 7)
+    return copy_batch(config.copy_rows, config.copy_length, generator, (config.copy_min_id, config.copy_max_id))
+
+
+def sft_step(model, optimizers, batch: dict, config: SFTConfig, copy: dict | None = None) -> tuple[float, float, float]:
+    """One optimizer step on a batch (plus copy_weight x the loss of a copy batch): (SFT loss, gradient norm before
+    clipping, copy loss or nan); a non-finite loss skips the update. Clipping, the step and zeroing the gradients are
+    notebook 06's apply_update (fp32, so no gradient scaler)."""
     from rawllm.train import apply_update
     device = next(model.parameters()).device
     loss = sft_loss(model, {k: v.to(device) for k, v in batch.items()})
-    if not torch.isfinite(loss):
-        return loss.item(), float("nan")
-    loss.backward()
+    copy_loss = sft_loss(model, {k: v.to(device) for k, v in copy.items()}) if copy is not None else None
+    total = loss if copy_loss is None else loss + config.copy_weight * copy_loss
+    copy_value = float("nan") if copy_loss is None else copy_loss.item()
+    if not torch.isfinite(total):
+        return loss.item(), float("nan"), copy_value
+    total.backward()
     no_scaler = torch.amp.GradScaler(device.type, enabled=False)
-    return loss.item(), apply_update(model, optimizers, no_scaler, config)
+    return loss.item(), apply_update(model, optimizers, no_scaler, config), copy_value
 
 
 def sft_train(model, examples: list[dict], config: SFTConfig, pad_id: int, progress: bool = True) -> dict:
     """Fine-tune `model` in place on encoded conversations ({"input_ids", "assistant_masks"}); returns the history
-    (step, loss, lr, grad_norm, tokens_per_s, events). Resumes from config.checkpoint_dir's latest checkpoint."""
+    (step, loss, copy_loss, lr, grad_norm, tokens_per_s, events; copy_warmup: the warm-up's losses). Resumes from
+    config.checkpoint_dir's latest checkpoint, the copy warm-up included."""
     from tqdm.auto import tqdm
     from rawllm.train import load_checkpoint, lr_multiplier, make_optimizers, save_checkpoint
-    check_sft_config(config, len(examples))
+    check_sft_config(config, len(examples), model.config.vocab_size)
     optimizers = make_optimizers(model, "adamw", lr=config.lr, weight_decay=config.weight_decay)
     history, start = sft_history(), 0
     if config.checkpoint_dir and (Path(config.checkpoint_dir) / "latest.json").is_file():
         state = load_checkpoint(config.checkpoint_dir, model, optimizers, config=config)
         history, start = state["history"], state["step"]
+        history.setdefault("copy_loss", [float("nan")] * len(history["loss"]))
         if progress:
             print(f"resuming at step {start} of {config.steps} from {config.checkpoint_dir}", flush=True)
+    elif config.copy_warmup_steps:
+        history["copy_warmup"] = copy_warmup(model, config.copy_warmup_steps, config.batch_size, config.copy_length,
+                                             config.lr, config.grad_clip, config.seed,
+                                             (config.copy_min_id, config.copy_max_id), progress)
     end = min(config.steps, config.stop_at_step or config.steps)
     model.train()
     for step in tqdm(range(start, end), initial=start, total=end, desc="sft", disable=not progress):
@@ -602,10 +680,10 @@ def sft_train(model, examples: list[dict], config: SFTConfig, pad_id: int, progr
             for group in opt.param_groups:
                 group["lr"] = group["base_lr"] * multiplier
         batch, began = sft_batch(examples, config, step, pad_id), time.perf_counter()
-        loss, norm = sft_step(model, optimizers, batch, config)
+        loss, norm, copy_loss = sft_step(model, optimizers, batch, config, step_copy_batch(config, step))
         tokens = int(batch["attention_mask"].sum())
-        for key, value in (("step", step + 1), ("loss", loss), ("lr", config.lr * multiplier), ("grad_norm", norm),
-                           ("tokens_per_s", tokens / (time.perf_counter() - began))):
+        for key, value in (("step", step + 1), ("loss", loss), ("copy_loss", copy_loss), ("lr", config.lr * multiplier),
+                           ("grad_norm", norm), ("tokens_per_s", tokens / (time.perf_counter() - began))):
             history[key].append(value)
         if not math.isfinite(loss):
             history["events"].append(f"step {step + 1}: loss {loss}; the update was skipped")
