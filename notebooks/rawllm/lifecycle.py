@@ -38,6 +38,8 @@ class LifecycleConfig:
     sft_steps: int = pick_size(smoke=3, cpu=900, gpu=3000)
     sft_batch: int = pick_size(smoke=4, cpu=16, gpu=32)
     sft_lr: float = 1e-3
+    sft_copy_warmup: int = pick_size(smoke=3, cpu=400, gpu=400)   # copy-task steps before SFT (notebook 08); 0: none
+    sft_copy_weight: float = 0.3                                  # the copy loss kept in every SFT step; 0: none
     lora_r: int = 8                                               # DPO's LoRA rank (alpha = 2 r)
     dpo_steps: int = pick_size(smoke=2, cpu=100, gpu=300)
     dpo_batch: int = pick_size(smoke=2, cpu=8, gpu=32)
@@ -57,7 +59,7 @@ class LifecycleConfig:
 
 def check_lifecycle_config(c: LifecycleConfig) -> None:
     """ValueError for sizes that cannot run, naming them."""
-    counts = {f.name: getattr(c, f.name) for f in fields(c) if f.type is int and f.name != "seed"}
+    counts = {f.name: getattr(c, f.name) for f in fields(c) if f.type is int and f.name not in ("seed", "sft_copy_warmup")}
     bad = [f"{name}={value}" for name, value in counts.items() if value < 1]
     if bad:
         raise ValueError("these sizes must be at least 1: " + ", ".join(bad))
@@ -67,6 +69,8 @@ def check_lifecycle_config(c: LifecycleConfig) -> None:
         raise ValueError(f"context={c.context} is shorter than the pretraining seq_len={c.seq_len}")
     if c.grpo_group < 2:
         raise ValueError(f"grpo_group={c.grpo_group}: a group needs at least 2 samples to compare")
+    if c.sft_copy_warmup < 0 or c.sft_copy_weight < 0:
+        raise ValueError(f"sft_copy_warmup={c.sft_copy_warmup} and sft_copy_weight={c.sft_copy_weight} must be >= 0")
     if not all(v > 0 for v in (c.pretrain_lr, c.sft_lr, c.dpo_lr, c.grpo_lr, c.dpo_beta)):
         raise ValueError("learning rates and dpo_beta must be positive")
 
@@ -231,8 +235,8 @@ STAGE_FUNCTIONS["pretrain"] = stage_pretrain
 
 def stage_sft(config: LifecycleConfig, folder: Path, progress: bool) -> dict:
     """Notebook 08's fine-tuning of the base model on the new conversations, at `context` positions."""
-    from rawllm.sft import (PAD, SFTConfig, encode_chat, extend_context, read_chat_file, save_chat_model, sft_train,
-                            yarn_scaling)
+    from rawllm.sft import (COPY_TOKENS, PAD, SFTConfig, encode_chat, extend_context, read_chat_file, save_chat_model,
+                            sft_train, yarn_scaling)
     from rawllm.train import load_base_model
     base, tokenizer = load_base_model(pick_device(config.device)[0], path=stage_dir(config, "pretrain") / "model")
     model = extend_context(base, config.context, yarn_scaling(config.seq_len, config.context)
@@ -241,7 +245,9 @@ def stage_sft(config: LifecycleConfig, folder: Path, progress: bool) -> dict:
     examples = [encode_chat(tokenizer, row["messages"]) for row in rows]
     sft_config = SFTConfig(steps=config.sft_steps, batch_size=config.sft_batch, lr=config.sft_lr,
                            warmup_steps=max(1, config.sft_steps // 20), checkpoint_dir=str(folder / "checkpoints"),
-                           checkpoint_interval=config.checkpoint_interval)
+                           checkpoint_interval=config.checkpoint_interval, copy_warmup_steps=config.sft_copy_warmup,
+                           copy_weight=config.sft_copy_weight,   # the copy task's ids: ordinary ones, below the specials
+                           copy_max_id=min(COPY_TOKENS[1], tokenizer.vocab_size - len(tokenizer.special_tokens)))
     history = sft_train(model, examples, sft_config, tokenizer.special_tokens[PAD], progress=progress)
     save_chat_model(model, tokenizer, folder / "model")
     return {"metrics": evaluate_stage(model.eval(), tokenizer, config), "loss": history["loss"]}
