@@ -15,9 +15,9 @@ from rawllm.sft import END, eval_items, load_chat_model, read_chat_file
 from rawllm.world import corpus_texts
 
 SIZES = dict(train_stories=150, val_stories=60, vocab_size=1024, d_model=32, n_layers=2, n_heads=2, seq_len=64,
-             pretrain_steps=4, pretrain_batch=4, sft_steps=3, sft_batch=4, dpo_steps=2, dpo_batch=2, grpo_steps=2,
-             grpo_prompts=2, grpo_group=2, eval_conversations=4, eval_tasks=4, eval_batches=2, parity_questions=3,
-             checkpoint_interval=1, device="cpu")
+             pretrain_steps=4, pretrain_batch=4, sft_steps=3, sft_batch=4, sft_copy_warmup=2, dpo_steps=2,
+             dpo_batch=2, grpo_steps=2, grpo_prompts=2, grpo_group=2, eval_conversations=4, eval_tasks=4,
+             eval_batches=2, parity_questions=3, checkpoint_interval=1, device="cpu")
 
 
 def tiny(out) -> LifecycleConfig:
