@@ -7,22 +7,17 @@ from dataclasses import replace
 import pytest
 import torch
 
-from rawllm.model import ModelConfig, Transformer
 from rawllm.sft import (IGNORE, SFTConfig, copy_batch, copy_warmup, induction_losses, sft_loss, sft_train,
                         step_copy_batch)
+from test_sft import fake
+from test_sft import tiny_model as sized_model
 
 SMALL_IDS = (3, 64)
 
 
-def tiny_model(seed=0, vocab_size=64, max_seq_len=64):
-    torch.manual_seed(seed)
-    return Transformer(ModelConfig(vocab_size=vocab_size, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2,
-                                   max_seq_len=max_seq_len, tie_embeddings=True))
-
-
-def fake(n, m, seed):
-    g = torch.Generator().manual_seed(seed)
-    return {"input_ids": torch.randint(1, 60, (n,), generator=g).tolist(), "assistant_masks": [0] * (n - m) + [1] * m}
+def tiny_model():
+    """test_sft's tiny model with a vocabulary of 64 ids (the copy task draws from SMALL_IDS)."""
+    return sized_model(64)
 
 
 def test_the_copy_batch_repeats_its_ids_and_labels_the_second_copy_from_its_second_token():
